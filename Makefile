@@ -1,0 +1,97 @@
+# The Makefile is the contract: `make run` and `make test` work on a fresh
+# Debian machine; every other target is a piece of those two or a benchmark.
+GO        ?= go
+BIN       := bin/filmroom
+CACHE_BIN := $(CURDIR)/.cache/bin
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X github.com/filmroom/filmroom/server.Version=$(VERSION)
+STATICCHECK_VERSION := v0.8.2
+# Go test packages run with the race detector; -p 2 matches the 2-core machines.
+GOTEST    := $(GO) test -race -p 2 -timeout 20m
+
+.PHONY: fuzz all run test build frontend setup setup-test lint vet fmt-check e2e test-go test-frontend clean \
+        bench bench-media bench-captions bench-annotations bench-live bench-upload bench-web
+
+all: build
+
+setup:
+	scripts/setup.sh run
+
+setup-test:
+	scripts/setup.sh test
+
+frontend: setup
+	cd frontend && npm run build
+	@touch frontend/dist/.keep
+
+build: frontend
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
+
+## run: install what is missing, build, and serve on SQLite + ./data at http://localhost:8080
+run: build
+	./$(BIN) serve
+
+## test: install what is missing, then every test suite (Go with -race, web app unit tests, Chromium end to end)
+test: setup-test fmt-check vet
+	$(MAKE) build
+	$(GOTEST) ./...
+	$(MAKE) fuzz
+	cd frontend && npm test
+	$(MAKE) e2e
+
+# fuzz: every fuzz target for a few seconds (the seed corpora also run in
+# every plain `go test`); FUZZTIME=1m for a longer search.
+FUZZTIME ?= 5s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeClientMessage$$' -fuzztime $(FUZZTIME) ./annotations/live
+	$(GO) test -run '^$$' -fuzz '^FuzzParseVTT$$' -fuzztime $(FUZZTIME) ./media/captions
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSRT$$' -fuzztime $(FUZZTIME) ./media/captions
+	$(GO) test -run '^$$' -fuzz '^FuzzBuildCues$$' -fuzztime $(FUZZTIME) ./media/captions
+
+test-go:
+	$(GOTEST) ./...
+
+test-frontend:
+	cd frontend && npm test
+
+e2e:
+	cd frontend && FILMROOM_BIN=$(CURDIR)/$(BIN) npm run e2e
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './frontend/node_modules/*')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+$(CACHE_BIN)/staticcheck:
+	GOBIN=$(CACHE_BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: fmt-check vet $(CACHE_BIN)/staticcheck
+	$(CACHE_BIN)/staticcheck ./...
+	cd frontend && npm run check
+
+bench: bench-media bench-upload bench-captions bench-annotations bench-live bench-web
+
+bench-media:
+	$(GO) run ./scripts/benchmedia -runs 3 -cores
+
+bench-upload:
+	$(GO) run ./scripts/benchupload -size 1GiB
+
+bench-captions:
+	scripts/setup.sh bench
+	$(GO) run ./scripts/benchcaptions -minutes 10
+
+bench-annotations:
+	$(GO) run ./scripts/benchannotations
+
+bench-live:
+	$(GO) run ./scripts/benchlive -scenario all -duration 10s
+
+bench-web: build
+	cd frontend && FILMROOM_BIN=$(CURDIR)/$(BIN) npm run bench
+
+clean:
+	rm -rf bin frontend/test-results
+	find frontend/dist -mindepth 1 -not -name .keep -delete 2>/dev/null || true

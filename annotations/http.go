@@ -1,0 +1,667 @@
+package annotations
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/filmroom/filmroom/accounts"
+	"github.com/filmroom/filmroom/internal/apperr"
+	"github.com/filmroom/filmroom/internal/httpx"
+)
+
+// Request body limits. An annotation body may be 10,000 characters (up to
+// 40 KB of UTF-8, more once JSON-escaped); bodies up to maxJSON are read so
+// that an over-long text gets a precise "body is N characters long" error
+// instead of a generic "request too large".
+const (
+	maxJSON   = 4 << 20
+	maxImport = 16 << 20
+)
+
+// Handler serves the annotations API under /api/v1.
+type Handler struct {
+	S *Service
+}
+
+// NewHandler returns the HTTP handler over s.
+func NewHandler(s *Service) *Handler { return &Handler{S: s} }
+
+// Routes registers every annotations route on g (mounted at /api/v1,
+// behind the authentication middleware).
+func (h *Handler) Routes(g *echo.Group) {
+	g.GET("/clips/:id/annotations", h.list)
+	g.POST("/clips/:id/annotations", h.create)
+	g.GET("/clips/:id/annotations/export", h.export)
+	g.POST("/clips/:id/annotations/import", h.importAnnotations)
+	g.GET("/clips/:id/annotations/:aid", h.get)
+	g.PATCH("/clips/:id/annotations/:aid", h.update)
+	g.DELETE("/clips/:id/annotations/:aid", h.delete)
+	g.POST("/clips/:id/annotations/:aid/restore", h.restore)
+	g.GET("/clips/:id/annotations/:aid/history", h.history)
+	g.POST("/clips/:id/annotations/:aid/replies", h.createReply)
+	g.PATCH("/clips/:id/annotations/:aid/replies/:rid", h.updateReply)
+	g.DELETE("/clips/:id/annotations/:aid/replies/:rid", h.deleteReply)
+	g.GET("/clips/:id/summary", h.summary)
+	g.GET("/clips/:id/reflection", h.getReflection)
+	g.PUT("/clips/:id/reflection", h.putReflection)
+	g.POST("/clips/:id/reflection/submit", h.submitReflection)
+	g.GET("/users/:uid/growth", h.growth)
+	g.GET("/rubrics", h.listRubrics)
+	g.POST("/rubrics", h.createRubric)
+	g.POST("/rubrics/import", h.importRubric)
+	g.GET("/rubrics/:rid", h.getRubric)
+	g.PUT("/rubrics/:rid", h.updateRubric)
+	g.DELETE("/rubrics/:rid", h.archiveRubric)
+	g.GET("/rubrics/:rid/export", h.exportRubric)
+	g.GET("/goals", h.listGoals)
+	g.POST("/goals", h.createGoal)
+	g.GET("/goals/:gid", h.getGoal)
+	g.PATCH("/goals/:gid", h.updateGoal)
+	g.POST("/goals/:gid/evidence", h.addEvidence)
+	g.GET("/search/annotations", h.search)
+}
+
+// actor returns the signed-in person. It also answers "not found" at once
+// for path IDs that no ID made by this server looks like (bytes such as
+// NUL would otherwise reach the database).
+func actor(c echo.Context) (accounts.Actor, error) {
+	a, ok := accounts.ActorFrom(c.Request().Context())
+	if !ok {
+		return a, errUnauthorized
+	}
+	for _, p := range []struct{ name, what string }{{"id", "clip"}, {"aid", "annotation"}, {"rid", "rubric or reply"}, {"gid", "goal"}, {"uid", "user"}} {
+		if v := c.Param(p.name); v != "" && (len(v) > 64 || !utf8.ValidString(v) || strings.ContainsAny(v, "\x00/")) {
+			return a, apperr.NotFound(p.what)
+		}
+	}
+	return a, nil
+}
+
+// readBody reads at most limit bytes and refuses invalid UTF-8 (encoding/
+// json would silently replace it with U+FFFD).
+func readBody(c echo.Context, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, limit))
+	if err != nil {
+		if _, ok := err.(*http.MaxBytesError); ok {
+			return nil, apperr.New(apperr.ErrTooLarge, "body_too_large", "the request body is larger than "+strconv.FormatInt(limit, 10)+" bytes")
+		}
+		return nil, apperr.New(nil, "unreadable_body", "the request body could not be read")
+	}
+	if !utf8.Valid(body) {
+		return nil, apperr.New(nil, "invalid_utf8", "the request body is not valid UTF-8 text")
+	}
+	return body, nil
+}
+
+func bind(c echo.Context, v any) error {
+	if ct := c.Request().Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return apperr.New(apperr.ErrUnsupported, "unsupported_media_type", "send the request body as JSON (Content-Type: application/json)")
+	}
+	body, err := readBody(c, maxJSON)
+	if err != nil {
+		return err
+	}
+	return httpx.DecodeJSON(bytes.NewReader(body), v, maxJSON)
+}
+
+func queryInt64(c echo.Context, name string) (*int64, error) {
+	s := c.QueryParam(name)
+	if s == "" {
+		return nil, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return nil, apperr.Invalid(name, "must be a whole number of milliseconds")
+	}
+	return &n, nil
+}
+
+func queryList(c echo.Context, name string) []string {
+	var out []string
+	for _, v := range c.QueryParams()[name] {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+func (h *Handler) list(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	var lq ListQuery
+	if lq.FromMS, err = queryInt64(c, "from_ms"); err != nil {
+		return err
+	}
+	if lq.ToMS, err = queryInt64(c, "to_ms"); err != nil {
+		return err
+	}
+	if l := c.QueryParam("limit"); l != "" {
+		if lq.Limit, err = strconv.Atoi(l); err != nil || lq.Limit < 1 {
+			return apperr.Invalid("limit", "must be a number from 1 to %d", MaxPageSize)
+		}
+	}
+	lq.Criterion, lq.AuthorID, lq.Tag = c.QueryParam("criterion"), c.QueryParam("author"), c.QueryParam("tag")
+	lq.Visibility, lq.Kind, lq.Text, lq.Cursor = c.QueryParam("visibility"), c.QueryParam("kind"), c.QueryParam("q"), c.QueryParam("cursor")
+	if pretty(c) {
+		page, err := h.S.List(c.Request().Context(), a, c.Param("id"), lq)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, page)
+	}
+	v, err := h.S.ListView(c.Request().Context(), a, c.Param("id"), lq)
+	if err != nil {
+		return err
+	}
+	return sendView(c, v)
+}
+
+// pretty reports whether echo would indent the JSON (?pretty or debug
+// mode); the cached views hold the compact encoding only.
+func pretty(c echo.Context) bool {
+	_, ok := c.QueryParams()["pretty"]
+	return ok || c.Echo().Debug
+}
+
+// sendView answers with a cached view, or 304 Not Modified when the
+// client already holds it. The ETag is per viewer scope, so the response
+// is private to the viewer; no-cache makes browsers revalidate every time
+// (a change shows at once) while a revalidation costs no body.
+func sendView(c echo.Context, v View) error {
+	hd := c.Response().Header()
+	hd.Set("ETag", v.ETag)
+	hd.Set("Cache-Control", "private, no-cache")
+	if ETagMatches(c.Request().Header.Get("If-None-Match"), v.ETag) {
+		return c.NoContent(http.StatusNotModified)
+	}
+	return c.JSONBlob(http.StatusOK, v.Body)
+}
+
+func (h *Handler) create(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	var in AnnotationInput
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	if k := c.Request().Header.Get("Idempotency-Key"); k != "" && in.IdempotencyKey == "" {
+		in.IdempotencyKey = k
+	}
+	ann, created, err := h.S.Create(c.Request().Context(), a, c.Param("id"), in)
+	if err != nil {
+		return err
+	}
+	if created {
+		return c.JSON(http.StatusCreated, ann)
+	}
+	return c.JSON(http.StatusOK, ann)
+}
+
+func (h *Handler) get(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	ann, err := h.S.Get(c.Request().Context(), a, c.Param("id"), c.Param("aid"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, ann)
+}
+
+func (h *Handler) update(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	var p AnnotationPatch
+	if err := bind(c, &p); err != nil {
+		return err
+	}
+	ann, err := h.S.Update(c.Request().Context(), a, c.Param("id"), c.Param("aid"), p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, ann)
+}
+
+func (h *Handler) delete(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	ann, err := h.S.Delete(c.Request().Context(), a, c.Param("id"), c.Param("aid"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, ann)
+}
+
+func (h *Handler) restore(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	ann, err := h.S.Restore(c.Request().Context(), a, c.Param("id"), c.Param("aid"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, ann)
+}
+
+func (h *Handler) history(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	revs, err := h.S.History(c.Request().Context(), a, c.Param("id"), c.Param("aid"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"revisions": revs})
+}
+
+func (h *Handler) createReply(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	var in ReplyInput
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	r, err := h.S.CreateReply(c.Request().Context(), a, c.Param("id"), c.Param("aid"), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, r)
+}
+
+func (h *Handler) updateReply(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	var in ReplyInput
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	r, err := h.S.UpdateReply(c.Request().Context(), a, c.Param("id"), c.Param("aid"), c.Param("rid"), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, r)
+}
+
+func (h *Handler) deleteReply(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	r, err := h.S.DeleteReply(c.Request().Context(), a, c.Param("id"), c.Param("aid"), c.Param("rid"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, r)
+}
+
+func (h *Handler) summary(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	if pretty(c) {
+		s, err := h.S.Summarize(c.Request().Context(), a, c.Param("id"))
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, s)
+	}
+	v, err := h.S.SummaryView(c.Request().Context(), a, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return sendView(c, v)
+}
+
+func (h *Handler) growth(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	g, err := h.S.Growth(c.Request().Context(), a, c.Param("uid"), c.QueryParam("bucket"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, g)
+}
+
+func (h *Handler) export(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	eq := ExportQuery{Criteria: queryList(c, "criteria"), Authors: queryList(c, "authors"), Kinds: queryList(c, "kinds")}
+	ctx := c.Request().Context()
+	clipID := c.Param("id")
+	var buf bytes.Buffer
+	var ctype, ext string
+	switch f := c.QueryParam("format"); f {
+	case "csv":
+		err, ctype, ext = h.S.ExportCSV(ctx, a, clipID, eq, &buf), "text/csv; charset=utf-8", "csv"
+	case "vtt":
+		err, ctype, ext = h.S.ExportVTT(ctx, a, clipID, eq, c.QueryParam("track"), &buf), "text/vtt; charset=utf-8", "vtt"
+	case "jsonld", "":
+		err, ctype, ext = h.S.ExportWebAnnotations(ctx, a, clipID, eq, &buf), `application/ld+json; profile="http://www.w3.org/ns/anno.jsonld"`, "jsonld"
+	case "report":
+		err, ctype = h.S.ExportReport(ctx, a, clipID, eq, &buf), "text/html; charset=utf-8"
+	default:
+		return apperr.Invalid("format", "must be csv, vtt, jsonld or report")
+	}
+	if err != nil {
+		return err
+	}
+	if ext != "" {
+		c.Response().Header().Set("Content-Disposition", `attachment; filename="annotations-`+clipID+`.`+ext+`"`)
+	}
+	c.Response().Header().Set("X-Content-Type-Options", "nosniff")
+	return c.Blob(http.StatusOK, ctype, buf.Bytes())
+}
+
+func (h *Handler) importAnnotations(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(c, maxImport)
+	if err != nil {
+		return err
+	}
+	res, err := h.S.ImportWebAnnotations(c.Request().Context(), a, c.Param("id"), body, c.QueryParam("visibility"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, res)
+}
+
+func (h *Handler) getReflection(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	r, err := h.S.ReflectionView(c.Request().Context(), a, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"reflection": r, "prompts": ReflectionPrompts})
+}
+
+func (h *Handler) putReflection(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	var in ReflectionInput
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	r, err := h.S.SaveReflection(c.Request().Context(), a, c.Param("id"), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"reflection": r, "prompts": ReflectionPrompts})
+}
+
+func (h *Handler) submitReflection(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	r, err := h.S.SubmitReflection(c.Request().Context(), a, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"reflection": r, "prompts": ReflectionPrompts})
+}
+
+func (h *Handler) listRubrics(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	rs, err := h.S.ListRubrics(c.Request().Context(), a, c.QueryParam("archived") == "true")
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": rs})
+}
+
+func (h *Handler) createRubric(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	var in RubricInput
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	r, err := h.S.CreateRubric(c.Request().Context(), a, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, r)
+}
+
+func (h *Handler) importRubric(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	format := c.QueryParam("format")
+	if format == "" {
+		format = "json"
+		if strings.HasPrefix(c.Request().Header.Get("Content-Type"), "text/csv") {
+			format = "csv"
+		}
+	}
+	body, err := readBody(c, maxJSON)
+	if err != nil {
+		return err
+	}
+	r, err := h.S.ImportRubric(c.Request().Context(), a, c.QueryParam("group_id"), format, body)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, r)
+}
+
+func rubricVersionParam(c echo.Context) (int, error) {
+	v := c.QueryParam("version")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, apperr.Invalid("version", "must be a positive number")
+	}
+	return n, nil
+}
+
+func (h *Handler) getRubric(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	v, err := rubricVersionParam(c)
+	if err != nil {
+		return err
+	}
+	r, err := h.S.GetRubric(c.Request().Context(), a, c.Param("rid"), v, c.QueryParam("clip_id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, r)
+}
+
+func (h *Handler) updateRubric(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	var in RubricContent
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	r, err := h.S.UpdateRubric(c.Request().Context(), a, c.Param("rid"), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, r)
+}
+
+func (h *Handler) archiveRubric(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	r, err := h.S.ArchiveRubric(c.Request().Context(), a, c.Param("rid"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, r)
+}
+
+func (h *Handler) exportRubric(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	v, err := rubricVersionParam(c)
+	if err != nil {
+		return err
+	}
+	r, err := h.S.GetRubric(c.Request().Context(), a, c.Param("rid"), v, c.QueryParam("clip_id"))
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	name := "rubric-" + r.ID + "-v" + strconv.Itoa(r.Version)
+	switch c.QueryParam("format") {
+	case "", "json":
+		if err := ExportRubricJSON(&buf, r); err != nil {
+			return err
+		}
+		c.Response().Header().Set("Content-Disposition", `attachment; filename="`+name+`.json"`)
+		return c.Blob(http.StatusOK, "application/json", buf.Bytes())
+	case "csv":
+		if err := ExportRubricCSV(&buf, r); err != nil {
+			return err
+		}
+		c.Response().Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
+		return c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+	}
+	return apperr.Invalid("format", "must be json or csv")
+}
+
+func (h *Handler) listGoals(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	gs, err := h.S.ListGoals(c.Request().Context(), a, c.QueryParam("user_id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": gs})
+}
+
+func (h *Handler) createGoal(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	var in GoalInput
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	g, err := h.S.CreateGoal(c.Request().Context(), a, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, g)
+}
+
+func (h *Handler) getGoal(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	g, err := h.S.GetGoal(c.Request().Context(), a, c.Param("gid"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, g)
+}
+
+func (h *Handler) updateGoal(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	var p GoalPatch
+	if err := bind(c, &p); err != nil {
+		return err
+	}
+	g, err := h.S.UpdateGoal(c.Request().Context(), a, c.Param("gid"), p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, g)
+}
+
+func (h *Handler) addEvidence(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	var in EvidenceInput
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	g, err := h.S.AddEvidence(c.Request().Context(), a, c.Param("gid"), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, g)
+}
+
+func (h *Handler) search(c echo.Context) error {
+	a, err := actor(c)
+	if err != nil {
+		return err
+	}
+	limit := 0
+	if l := c.QueryParam("limit"); l != "" {
+		if limit, err = strconv.Atoi(l); err != nil || limit < 1 {
+			return apperr.Invalid("limit", "must be a number from 1 to %d", MaxPageSize)
+		}
+	}
+	items, truncated, err := h.S.Search(c.Request().Context(), a, c.QueryParam("q"), c.QueryParam("clip_id"), limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": items, "truncated": truncated})
+}

@@ -1,0 +1,2 @@
+DROP TABLE clip_events;
+DROP TABLE clip_seq;

@@ -1,0 +1,2 @@
+DROP TABLE rubric_versions;
+DROP TABLE rubrics;

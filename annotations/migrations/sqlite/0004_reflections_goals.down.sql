@@ -1,0 +1,3 @@
+DROP TABLE goal_evidence;
+DROP TABLE goals;
+DROP TABLE reflections;

@@ -1,0 +1,1 @@
+DROP INDEX annotations_clip_summary;

@@ -1,0 +1,2 @@
+DROP INDEX annotations_clip_private;
+ALTER TABLE annotations DROP COLUMN body_html;

@@ -1,0 +1,366 @@
+// Scenario: captions make a lesson usable for a deaf or hard-of-hearing
+// colleague. A teacher uploads a short lesson whose sound is 2.5 s of
+// silence and then espeak-ng saying "three" (pocketsphinx recognizes it
+// reliably); the server captions it. On the review page the video has a
+// caption track showing by default with the word in its cues; the
+// transcript panel shows the word and a click on it seeks there; the
+// library's search finds the word in the transcript and its result opens
+// the player where the word is said; the owner corrects a cue in the caption
+// editor and the player shows the correction. The annotation exports are
+// checked as a standard would read them: the WebVTT export loads in
+// Chromium as a <track>, and the JSON-LD export expands against the W3C Web
+// Annotation context (a copy in fixtures/, the network being closed).
+// axe-core runs with the transcript panel and the caption editor open.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import jsonld from 'jsonld';
+import { axeViolations, expectPage, launchBrowser, newPage, screenshot, startServer } from './harness.mjs';
+import { apiFor } from './api.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const teacher = { name: 'Tess Teacher', email: 'tess@school.test', password: 'a long practice passphrase' };
+const title = 'Counting lesson';
+/** SPOKEN_MS is where "three" is said: after 2.5 s of silence. */
+const SPOKEN_MS = 2500;
+
+let server;
+let browser;
+let work;
+let clipFile;
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  assert.equal(r.status, 0, `${cmd} failed: ${r.error ?? ''} ${r.stderr}`);
+}
+
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'filmroom-captions-e2e-'));
+  const wav = join(work, 'three.wav');
+  clipFile = join(work, 'counting.mp4');
+  run('espeak-ng', ['-v', 'en-us', '-s', '120', '-w', wav, 'three']);
+  // Silence, then the word, then half a second of room; the test picture
+  // lasts as long as the sound.
+  run('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-y',
+    '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=10',
+    '-f', 'lavfi', '-t', String(SPOKEN_MS / 1000), '-i', 'anullsrc=r=22050:cl=mono',
+    '-i', wav,
+    '-filter_complex', '[1:a][2:a]concat=n=2:v=0:a=1,apad=pad_dur=0.5[a]',
+    '-map', '0:v', '-map', '[a]', '-shortest',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', clipFile,
+  ]);
+  server = await startServer({ name: 'captions' });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function accessible(page, where) {
+  const violations = await axeViolations(page);
+  assert.deepEqual(violations, [], `axe on ${where}:\n${violations.join('\n')}`);
+}
+
+const { call, json, tusUpload } = apiFor(() => server.baseURL);
+
+const waitVideo = (page) =>
+  page.waitForFunction(() => {
+    const v = document.querySelector('video');
+    return v && v.readyState >= 2 && Number.isFinite(v.duration) && v.duration > 0;
+  });
+
+/** waitNear waits until the video's time is within 1 s of ms. */
+const waitNear = (page, ms) =>
+  page.waitForFunction((want) => Math.abs((document.querySelector('video')?.currentTime ?? -9) * 1000 - want) < 1000, ms);
+
+/** shownCues waits until the showing caption track has cues matching re, and returns their texts. */
+async function shownCues(page, re) {
+  const handle = await page.waitForFunction((source) => {
+    const v = document.querySelector('video');
+    const tracks = v ? [...v.textTracks].filter((tr) => tr.kind === 'captions' && tr.mode === 'showing') : [];
+    if (tracks.length !== 1 || !tracks[0].cues || tracks[0].cues.length === 0) return null;
+    // The text as shown: WebVTT escapes ("&amp;") decoded.
+    const texts = [...tracks[0].cues].map((c) => c.getCueAsHTML().textContent);
+    return texts.some((x) => new RegExp(source, 'i').test(x)) ? texts : null;
+  }, re.source);
+  return handle.jsonValue();
+}
+
+test('captions, transcript, transcript search and standard exports', async (t) => {
+  const A = await newPage(browser);
+  const { page, context } = A;
+  let clipId;
+  let wordAt;
+
+  await t.test('the teacher uploads a spoken lesson and the server captions it', async () => {
+    await page.goto(server.baseURL + '/');
+    await expectPage(page, 'Welcome to filmroom');
+    await json(context, 'POST', '/api/v1/setup', teacher);
+    await tusUpload(context, clipFile, { filename: 'counting.mp4', filetype: 'video/mp4', title });
+    for (;;) {
+      const mine = await json(context, 'GET', '/api/v1/clips?scope=mine');
+      const clip = mine.clips.find((c) => c.title === title);
+      if (clip) {
+        assert.notEqual(clip.status, 'failed', JSON.stringify(clip.failure));
+        clipId = clip.id;
+        if (clip.status === 'ready') break;
+      }
+      await sleep(300);
+    }
+    // Captions run after the clip is ready: wait for the job to finish.
+    for (;;) {
+      const { captions } = await json(context, 'GET', `/api/v1/clips/${clipId}/captions`);
+      assert.ok(!['none', 'failed'].includes(captions.status), `captions ${captions.status}: ${captions.reason}`);
+      if (captions.status === 'ready') {
+        assert.equal(captions.tracks.length, 1, JSON.stringify(captions.tracks));
+        break;
+      }
+      await sleep(300);
+    }
+    const { transcript } = await json(context, 'GET', `/api/v1/clips/${clipId}/captions/en/transcript`);
+    const word = transcript.words.find((w) => /three/i.test(w.text));
+    assert.ok(word, `"three" in the transcript: ${JSON.stringify(transcript.words)}`);
+    wordAt = word.start_ms;
+    assert.ok(Math.abs(wordAt - SPOKEN_MS) < 1000, `"three" recognized at ${wordAt} ms, said at ${SPOKEN_MS} ms`);
+  });
+
+  await t.test('the review page shows the captions by default and the transcript seeks', async () => {
+    await page.goto(`${server.baseURL}/clips/${clipId}`);
+    await expectPage(page, title);
+    await waitVideo(page);
+    const texts = await shownCues(page, /three/);
+    assert.ok(texts.some((x) => /three/i.test(x)), `cues: ${texts}`);
+
+    const panel = page.getByRole('region', { name: 'Transcript' });
+    const lines = panel.getByRole('list', { name: /Transcript lines/ });
+    await lines.waitFor();
+    const word = lines.locator('[data-w]', { hasText: /three/i }).first();
+    await word.waitFor();
+    await word.click();
+    await waitNear(page, wordAt);
+    await waitNear(page, SPOKEN_MS);
+    // While it plays, the word is the one highlighted.
+    await page.waitForFunction(() => document.querySelector('[data-w].now')?.textContent?.toLowerCase().includes('three'));
+
+    // Search within the transcript: the match is marked and announced.
+    const search = panel.getByLabel('Search the transcript');
+    await search.fill('thr');
+    await panel.getByText(/^Match 1 of 1, at 0:0\d$/).waitFor();
+    await panel.locator('[data-w].hit-current', { hasText: /three/i }).waitFor();
+    await search.press('Enter');
+    await search.fill('seven');
+    await panel.getByText('No match for “seven”.').waitFor();
+    await search.fill('');
+
+    // Scrolling the transcript by hand stops following; the button resumes.
+    await lines.hover();
+    await page.mouse.wheel(0, 120);
+    const follow = panel.getByRole('button', { name: 'Follow playback' });
+    await follow.click();
+    await follow.waitFor({ state: 'detached' });
+
+    // Enter on a line plays from the line's start.
+    await page.evaluate(() => {
+      const v = document.querySelector('video');
+      v.pause();
+      v.currentTime = 0;
+    });
+    await lines.getByRole('button').first().focus();
+    await page.keyboard.press('Enter');
+    await waitNear(page, wordAt);
+    await screenshot(page, 'captions-01-transcript');
+  });
+
+  await t.test('the library finds the spoken word and opens the lesson where it is said', async () => {
+    await page.goto(server.baseURL + '/');
+    await expectPage(page, 'Library');
+    await page.getByLabel('Search by title or spoken words').fill('three');
+    const spoken = page.getByRole('region', { name: 'Spoken in clips' });
+    const hit = spoken.getByRole('link', { name: new RegExp(`^Spoken in “${title}” at 0:0\\d$`) });
+    await hit.waitFor();
+    await spoken.locator('mark', { hasText: /three/i }).first().waitFor();
+    await accessible(page, 'library (transcript search)');
+    await screenshot(page, 'captions-02-library-search');
+    await hit.click();
+    await expectPage(page, title);
+    assert.match(page.url(), /\/clips\/[^/?]+\?t=\d+$/);
+    await waitVideo(page);
+    await waitNear(page, SPOKEN_MS);
+  });
+
+  await t.test('the owner corrects a cue and the player shows the correction', async () => {
+    await page.getByRole('button', { name: 'Edit captions' }).click();
+    const editor = page.getByRole('region', { name: 'Edit captions' });
+    await editor.getByText('Everyone sees the automatic captions now.').waitFor();
+    const cue = editor.getByRole('group', { name: 'Cue 1' });
+    const text = cue.getByLabel('Text');
+    await text.waitFor();
+    assert.match(await text.inputValue(), /three/i);
+    await accessible(page, 'review (transcript and caption editor open)');
+
+    // A bad time is refused before anything is sent.
+    const end = cue.getByLabel('End');
+    const endBefore = await end.inputValue();
+    await end.fill('soon');
+    await editor.getByRole('button', { name: 'Save captions' }).click();
+    await cue.getByText('Write a time like 1:02.500.').waitFor();
+    await end.fill(endBefore);
+
+    await text.fill('Three & counting');
+    await editor.getByRole('button', { name: 'Save captions' }).click();
+    await editor.getByText('Captions saved. Everyone who watches sees your version.').waitFor();
+    const texts = await shownCues(page, /counting/);
+    assert.deepEqual(texts, ['Three & counting']);
+    await editor.getByText('Everyone sees the captions edited by Tess Teacher now.').waitFor();
+    // The transcript follows the edit.
+    await page.getByRole('region', { name: 'Transcript' }).locator('[data-w]', { hasText: 'counting' }).waitFor();
+
+    // The server's checks name the cue; the editor shows it there.
+    const start = cue.getByLabel('Start');
+    await start.fill('0:09.000');
+    await end.fill('0:10.000');
+    await editor.getByRole('button', { name: 'Save captions' }).click();
+    await cue.getByText(/^Cue 1 starts at 00:00:09\.000, after the clip ends/).waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.labels?.[0]?.textContent), 'Start', 'focus on the named cue');
+    await editor.getByRole('button', { name: 'Discard changes' }).click();
+    assert.equal(await text.inputValue(), 'Three & counting');
+
+    await accessible(page, 'review (caption editor after saving)');
+    await screenshot(page, 'captions-03-editor');
+
+    // Back to the machine version: the player gets it again.
+    await editor.getByRole('button', { name: 'Go back to the automatic captions' }).click();
+    await editor.getByText('The automatic captions are back. Your edited version is kept.').waitFor();
+    const machine = await shownCues(page, /three/);
+    assert.ok(!machine.some((x) => /counting/.test(x)), `cues after revert: ${machine}`);
+  });
+
+  await t.test('the annotation exports read as WebVTT in Chromium and as W3C Web Annotations', async () => {
+    const made = [
+      { start_ms: 500, body: 'Long silence before the count.' },
+      { start_ms: 1000, end_ms: 2000, body: 'Students wait.', kind: 'question' },
+      { start_ms: 2500, body: 'The count starts.', region: { x: 0.1, y: 0.2, w: 0.3, h: 0.4 } },
+    ];
+    for (const a of made) await json(context, 'POST', `/api/v1/clips/${clipId}/annotations`, a);
+
+    const vtt = await page.evaluate(async (url) => {
+      const res = await fetch(url, { credentials: 'same-origin' });
+      const text = await res.text();
+      const src = URL.createObjectURL(new Blob([text], { type: 'text/vtt' }));
+      const video = document.createElement('video');
+      video.setAttribute('aria-hidden', 'true');
+      video.style.display = 'none';
+      const track = document.createElement('track');
+      track.kind = 'metadata';
+      track.src = src;
+      video.append(track);
+      document.body.append(video);
+      track.track.mode = 'hidden'; // metadata tracks load once not disabled
+      await new Promise((ok, fail) => {
+        if (track.readyState === 2) return ok();
+        track.addEventListener('load', () => ok(), { once: true });
+        track.addEventListener('error', () => fail(new Error(`track error, readyState ${track.readyState}`)), { once: true });
+      });
+      const out = {
+        status: res.status,
+        readyState: track.readyState,
+        cues: [...track.track.cues].map((c) => ({ id: c.id, start: c.startTime, end: c.endTime, text: c.text })),
+      };
+      video.remove();
+      URL.revokeObjectURL(src);
+      return out;
+    }, `/api/v1/clips/${clipId}/annotations/export?format=vtt`);
+    assert.equal(vtt.status, 200);
+    assert.equal(vtt.readyState, 2, 'the track loaded');
+    assert.equal(vtt.cues.length, made.length, JSON.stringify(vtt.cues));
+    assert.deepEqual(vtt.cues.map((c) => c.start), [0.5, 1, 2.5]);
+    assert.deepEqual(vtt.cues.map((c) => JSON.parse(c.text).body), made.map((a) => a.body));
+
+    const res = await context.request.get(`${server.baseURL}/api/v1/clips/${clipId}/annotations/export?format=jsonld`);
+    assert.equal(res.status(), 200);
+    const doc = JSON.parse(await res.text());
+    const annoContext = JSON.parse(await readFile(join(here, 'fixtures', 'anno.jsonld'), 'utf8'));
+    const documentLoader = async (url) => {
+      if (url === 'http://www.w3.org/ns/anno.jsonld' || url === 'https://www.w3.org/ns/anno.jsonld') {
+        return { contextUrl: null, documentUrl: url, document: annoContext };
+      }
+      throw new Error(`no network in this test: ${url}`);
+    };
+    const expanded = await jsonld.expand(doc, { documentLoader, safe: true });
+
+    const OA = 'http://www.w3.org/ns/oa#';
+    const nodes = [];
+    const walk = (v) => {
+      if (Array.isArray(v)) return v.forEach(walk);
+      if (!v || typeof v !== 'object') return;
+      if ((v['@type'] ?? []).includes(`${OA}Annotation`)) nodes.push(v);
+      for (const [k, x] of Object.entries(v)) if (k !== '@type') walk(x);
+    };
+    walk(expanded);
+    assert.equal(nodes.length, made.length, JSON.stringify(expanded, null, 1));
+    const fragments = nodes.map((n) => {
+      const selector = n[`${OA}hasTarget`][0][`${OA}hasSelector`][0];
+      assert.deepEqual(selector['@type'], [`${OA}FragmentSelector`]);
+      assert.deepEqual(selector['http://purl.org/dc/terms/conformsTo'], [{ '@id': 'http://www.w3.org/TR/media-frags/' }]);
+      return selector['http://www.w3.org/1999/02/22-rdf-syntax-ns#value'][0]['@value'];
+    });
+    assert.deepEqual(fragments.sort(), ['t=0.5', 't=1,2', 't=2.5&xywh=percent:10,20,30,40']);
+    // Bodies are typed and purposed with the vocabulary's terms.
+    const purposes = new Set(nodes.flatMap((n) => n[`${OA}hasBody`].map((b) => b[`${OA}hasPurpose`]?.[0]?.['@id'])));
+    assert.ok(purposes.has(`${OA}commenting`) && purposes.has(`${OA}classifying`), [...purposes].join(' '));
+  });
+
+  await t.test('a 40-minute transcript renders as lines, with few focusable elements', async () => {
+    // 6,000 words of a long lesson, served in place of this clip's transcript.
+    const words = [];
+    let at = 0;
+    for (let i = 0; i < 6000; i++) {
+      at += i % 40 === 0 ? 4500 : i % 15 === 0 ? 1300 : 120;
+      const text = i % 12 === 11 ? 'fractions.' : ['so', 'we', 'add', 'the', 'numerators', 'and', 'keep', 'denominators'][i % 8];
+      words.push({ start_ms: at, end_ms: at + 280, text, confidence: 0.8 });
+      at += 280;
+    }
+    await page.route(/\/api\/v1\/clips\/[^/]+\/captions\/en\/transcript$/, (route) =>
+      route.fulfill({ json: { version: 'machine', transcript: { version: 1, words } } }),
+    );
+    const started = Date.now();
+    await page.goto(`${server.baseURL}/clips/${clipId}`);
+    await expectPage(page, title);
+    const panel = page.getByRole('region', { name: 'Transcript' });
+    const list = panel.getByRole('list', { name: /Transcript lines/ });
+    await page.waitForFunction(() => document.querySelectorAll('[data-w]').length === 6000);
+    const rendered = Date.now() - started;
+    const counts = await page.evaluate(() => ({
+      lines: document.querySelectorAll('[data-line]').length,
+      focusable: document.querySelector('[data-line]').closest('ol').querySelectorAll('button, a, input, [tabindex]').length,
+      tabStops: [...document.querySelector('[data-line]').closest('ol').querySelectorAll('button')].filter((b) => b.tabIndex >= 0).length,
+    }));
+    assert.ok(counts.lines > 300 && counts.lines < 1500, `${counts.lines} lines for 6,000 words`);
+    assert.equal(counts.focusable, counts.lines, 'only the lines are focusable');
+    assert.equal(counts.tabStops, 1, 'the list is one tab stop');
+    const search = panel.getByLabel('Search the transcript');
+    const typed = Date.now();
+    await search.fill('fractions');
+    await panel.getByText(/^Match 1 of 500, at /).waitFor();
+    const searchedIn = Date.now() - typed;
+    await search.press('Shift+Enter');
+    await panel.getByText(/^Match 500 of 500, at /).waitFor();
+    await list.locator('[data-w].hit-current').waitFor();
+    t.diagnostic(`6,000 words: ${counts.lines} lines on the page ${rendered} ms after navigation, search in ${searchedIn} ms (measured, not bounded)`);
+    await page.unroute(/\/api\/v1\/clips\/[^/]+\/captions\/en\/transcript$/);
+  });
+
+  assert.deepEqual(A.problems, [], A.problems.join('\n'));
+  await context.close();
+});

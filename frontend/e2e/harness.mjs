@@ -1,0 +1,205 @@
+// End-to-end harness: runs the real filmroom binary on a free port with a
+// throw-away data folder, and drives the real Chromium through playwright-core.
+//
+// Nothing here bounds a test by wall-clock time (the test machine is shared
+// and slow at times): waits end when the awaited thing happens or when a
+// failure is visible (the server exits, the page shows an error alert).
+
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** frontendDir is the frontend/ folder; resultsDir receives screenshots and logs. */
+export const frontendDir = resolve(here, '..');
+export const resultsDir = join(frontendDir, 'test-results');
+
+/** serverBinary is $FILMROOM_BIN or ../bin/filmroom next to frontend/. */
+export function serverBinary() {
+  return process.env.FILMROOM_BIN || resolve(frontendDir, '..', 'bin', 'filmroom');
+}
+
+/** chromiumPath is $CHROMIUM_PATH or the Debian chromium package's binary. */
+export function chromiumPath() {
+  return process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+}
+
+async function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * startServer runs `filmroom serve` and resolves once GET /readyz answers 200.
+ * It rejects if the process exits first, with the server's output in the error.
+ * The returned object's stop() ends the server and removes its data folder.
+ */
+export async function startServer({ name = 'e2e' } = {}) {
+  const bin = serverBinary();
+  if (!existsSync(bin)) {
+    throw new Error(`server binary ${bin} not found: build it first (make build), or set FILMROOM_BIN`);
+  }
+  const port = await freePort();
+  const baseURL = `http://127.0.0.1:${port}`;
+  const dataDir = await mkdtemp(join(tmpdir(), 'filmroom-e2e-'));
+  const args = [
+    'serve',
+    '--listen', `127.0.0.1:${port}`,
+    '--data-dir', dataDir,
+    '--database', `sqlite:${join(dataDir, 'filmroom.db')}`,
+    '--base-url', baseURL,
+  ];
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
+  const lines = [];
+  const keep = (chunk) => {
+    for (const line of String(chunk).split('\n')) {
+      if (!line) continue;
+      lines.push(line);
+      if (lines.length > 2000) lines.shift(); // bounded log buffer
+    }
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  let exited = null;
+  const exit = new Promise((ok) =>
+    child.on('exit', (code, signal) => {
+      exited = { code, signal };
+      ok(exited);
+    }),
+  );
+  const logs = () => lines.join('\n');
+
+  for (;;) {
+    if (exited) {
+      await rm(dataDir, { recursive: true, force: true });
+      throw new Error(`filmroom exited (${JSON.stringify(exited)}) before it was ready:\n${logs()}`);
+    }
+    try {
+      const res = await fetch(`${baseURL}/readyz`);
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+
+  return {
+    baseURL,
+    dataDir,
+    logs,
+    /** stop ends the server gracefully, saves its log, and removes its data. */
+    async stop() {
+      if (!exited) {
+        child.kill('SIGTERM');
+        // Cleanup, not a test bound: a server that ignores SIGTERM is killed.
+        const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exit;
+        clearTimeout(killer);
+      }
+      await mkdir(resultsDir, { recursive: true });
+      await writeFile(join(resultsDir, `${name}-server.log`), logs() + '\n');
+      await rm(dataDir, { recursive: true, force: true });
+      return exited;
+    },
+  };
+}
+
+/** launchBrowser starts the system Chromium headless, without any download. */
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: chromiumPath(),
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+/**
+ * newPage opens a page in a fresh context (its own cookies) and records page
+ * errors and failed API calls in `problems`, which tests assert empty.
+ */
+export async function newPage(browser, { viewport = { width: 1280, height: 860 } } = {}) {
+  const context = await browser.newContext({ viewport, locale: 'en-US', reducedMotion: 'reduce' });
+  const page = await context.newPage();
+  // No timeouts by default: a wait ends when the element appears or a visible
+  // failure does. E2E_TIMEOUT_MS sets one for debugging a stuck step.
+  const timeout = Number(process.env.E2E_TIMEOUT_MS ?? 0);
+  page.setDefaultTimeout(timeout);
+  page.setDefaultNavigationTimeout(timeout);
+  const problems = [];
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !/status of 4\d\d/.test(msg.text())) problems.push(`console: ${msg.text()}`);
+  });
+  return { context, page, problems };
+}
+
+/**
+ * expectPage waits until the main heading reads `heading`. If an error alert
+ * shows first, it fails with the alert's text, so a broken step fails at once
+ * instead of waiting forever.
+ */
+export async function expectPage(page, heading) {
+  const h1 = page.locator('main h1', { hasText: heading });
+  const alert = page.locator('main [role="alert"]');
+  await h1.or(alert).first().waitFor();
+  if (!(await h1.isVisible())) {
+    const texts = await alert.allInnerTexts();
+    const current = await page.locator('main h1').allInnerTexts();
+    throw new Error(`expected page "${heading}" at ${page.url()}, got heading ${JSON.stringify(current)} and alert ${JSON.stringify(texts)}`);
+  }
+}
+
+const require = createRequire(import.meta.url);
+let axeSource;
+
+/**
+ * axeViolations runs axe-core (WCAG 2.x A/AA and best practices) in the page
+ * and returns the serious and critical violations, formatted for a message.
+ */
+export async function axeViolations(page) {
+  axeSource ??= await readFile(require.resolve('axe-core/axe.min.js'), 'utf8');
+  // Evaluated through the DevTools protocol rather than a <script> tag, so
+  // the app's Content-Security-Policy (no inline scripts) stays in force.
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(`${axeSource}\n;0`);
+  const result = await page.evaluate(() =>
+    window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] },
+      resultTypes: ['violations'],
+    }),
+  );
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id}: ${v.help}\n  ${v.nodes.map((n) => n.target.join(' ')).join('\n  ')}`);
+}
+
+/** screenshot saves a full-page PNG as test-results/<name>.png. */
+export async function screenshot(page, name) {
+  await mkdir(resultsDir, { recursive: true });
+  const path = join(resultsDir, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}

@@ -1,0 +1,296 @@
+// Scenario: a fresh server is set up by its first administrator, who signs
+// out and in again, creates a group and an invite link; a teacher opens the
+// link on a phone-sized screen in a second browser, signs up, and both see
+// the group with its two members. Every page is checked with axe-core.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { axeViolations, expectPage, launchBrowser, newPage, screenshot, startServer } from './harness.mjs';
+
+const admin = { name: 'Ada Admin', email: 'ada@school.test', password: 'correct horse battery staple' };
+const teacher = { name: 'Tom Teacher', email: 'tom@school.test', password: 'tom likes long passphrases' };
+const group = { name: 'Grade 7 science cohort', description: 'Practice lessons on forces and motion.' };
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer({ name: 'onboarding' });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** accessible asserts that axe finds no serious or critical violation. */
+async function accessible(page, where) {
+  const violations = await axeViolations(page);
+  assert.deepEqual(violations, [], `axe on ${where}:\n${violations.join('\n')}`);
+}
+
+/** fitsWidth asserts nothing makes the page scroll sideways. */
+async function fitsWidth(page, where) {
+  const { scroll, width } = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    width: window.innerWidth,
+  }));
+  assert.ok(scroll <= width, `${where}: page is ${scroll}px wide in a ${width}px window`);
+}
+
+test('first run, groups and an invitation, end to end', async (t) => {
+  const a = await newPage(browser);
+  const pa = a.page;
+
+  await t.test('a fresh server asks for the administrator account', async () => {
+    await pa.goto(server.baseURL + '/');
+    await expectPage(pa, 'Welcome to filmroom');
+    assert.equal(new URL(pa.url()).pathname, '/setup');
+    await accessible(pa, 'setup');
+    await screenshot(pa, '01-setup');
+  });
+
+  await t.test('empty fields are explained next to the fields', async () => {
+    await pa.getByRole('button', { name: 'Create administrator account' }).click();
+    await pa.getByText('Please fix the highlighted fields.').waitFor();
+    assert.equal(await pa.locator('[aria-invalid="true"]').count(), 3);
+    const focused = await pa.evaluate(() => document.activeElement?.getAttribute('name'));
+    assert.equal(focused, 'name', 'focus moves to the first invalid field');
+    await accessible(pa, 'setup with errors');
+    await screenshot(pa, '02-setup-errors');
+  });
+
+  await t.test('setup creates the admin and opens an empty library', async () => {
+    await pa.getByLabel('Your name').fill(admin.name);
+    await pa.getByLabel('Email address').fill(admin.email);
+    await pa.getByLabel('Password').fill(admin.password);
+    await pa.getByRole('button', { name: 'Create administrator account' }).click();
+    await expectPage(pa, 'Library');
+    await pa.getByRole('heading', { name: 'Upload your first lesson' }).waitFor();
+    await pa.getByText(`Signed in as ${admin.name}`).waitFor();
+    await accessible(pa, 'library (mine)');
+    await screenshot(pa, '03-library-empty');
+  });
+
+  await t.test('library tabs work with the keyboard', async () => {
+    const mine = pa.getByRole('tab', { name: 'My clips' });
+    await mine.focus();
+    await pa.keyboard.press('ArrowRight');
+    const shared = pa.getByRole('tab', { name: 'Shared with me' });
+    assert.equal(await shared.getAttribute('aria-selected'), 'true');
+    assert.equal(await pa.evaluate(() => document.activeElement?.textContent?.trim()), 'Shared with me');
+    await pa.getByRole('heading', { name: 'Nothing shared with you yet' }).waitFor();
+    await accessible(pa, 'library (shared)');
+    await pa.keyboard.press('ArrowLeft');
+    assert.equal(await mine.getAttribute('aria-selected'), 'true');
+  });
+
+  await t.test('sign out from the account page', async () => {
+    await pa.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click();
+    await expectPage(pa, 'Account');
+    await pa.getByText(admin.email).waitFor();
+    await accessible(pa, 'account');
+    await screenshot(pa, '04-account');
+    await pa.getByRole('button', { name: 'Sign out' }).click();
+    await expectPage(pa, 'Sign in');
+    await accessible(pa, 'sign in');
+    await screenshot(pa, '05-signin');
+  });
+
+  await t.test('a wrong password is refused with a message', async () => {
+    await pa.getByLabel('Email address').fill(admin.email);
+    await pa.getByLabel('Password').fill('not the password');
+    await pa.getByRole('button', { name: 'Sign in' }).click();
+    const alert = pa.locator('main [role="alert"]');
+    await alert.waitFor();
+    assert.notEqual((await alert.innerText()).trim(), '');
+    assert.equal(await pa.locator('main h1').innerText(), 'Sign in');
+    await accessible(pa, 'sign in with error');
+    await screenshot(pa, '06-signin-error');
+  });
+
+  await t.test('sign in again', async () => {
+    await pa.getByLabel('Password').fill(admin.password);
+    await pa.getByRole('button', { name: 'Sign in' }).click();
+    await expectPage(pa, 'Library');
+  });
+
+  let groupURL;
+  await t.test('create a group', async () => {
+    await pa.getByRole('link', { name: 'Groups' }).click();
+    await expectPage(pa, 'Groups');
+    await pa.getByRole('heading', { name: 'You are not in any group yet' }).waitFor();
+    await accessible(pa, 'groups (empty)');
+    await screenshot(pa, '07-groups-empty');
+    await pa.getByLabel('Group name').fill(group.name);
+    await pa.getByLabel('Description (optional)').fill(group.description);
+    await pa.getByRole('button', { name: 'Create group' }).click();
+    await expectPage(pa, group.name);
+    groupURL = pa.url();
+    await pa.locator('.member', { hasText: admin.name }).waitFor();
+    await accessible(pa, 'group (new)');
+  });
+
+  let inviteURL;
+  await t.test('create an invite link for a teacher', async () => {
+    await pa.getByLabel('Role in the group').selectOption('teacher');
+    await pa.getByRole('button', { name: 'Create invite link' }).click();
+    const link = pa.getByLabel('Invite link for a teacher');
+    await link.or(pa.locator('main [role="alert"]')).first().waitFor();
+    inviteURL = await link.inputValue();
+    assert.match(inviteURL, new RegExp(`^${server.baseURL}/invite/[^/]+$`));
+    await pa.getByRole('button', { name: 'Copy link' }).waitFor();
+    await accessible(pa, 'group with invite link');
+    await screenshot(pa, '08-group-invite');
+  });
+
+  const b = await newPage(browser, { viewport: { width: 360, height: 780 } });
+  const pb = b.page;
+
+  await t.test('the invitee opens the link in another browser', async () => {
+    await pb.goto(inviteURL);
+    await expectPage(pb, 'Join a group');
+    await pb.getByText(`${admin.name} invited you to join ${group.name} as a teacher.`).waitFor();
+    await accessible(pb, 'invitation (signed out)');
+    await fitsWidth(pb, 'invitation at 360px');
+    await screenshot(pb, '09-invite-mobile');
+  });
+
+  await t.test('the invitee signs up and sees the group with both members', async () => {
+    await pb.getByLabel('Your name').fill(teacher.name);
+    await pb.getByLabel('Email address').fill(teacher.email);
+    await pb.getByLabel('Password').fill(teacher.password);
+    await pb.getByRole('button', { name: 'Create account and join' }).click();
+    await expectPage(pb, group.name);
+    await pb.locator('.member', { hasText: teacher.name }).waitFor();
+    await pb.locator('.member', { hasText: admin.name }).waitFor();
+    assert.equal(await pb.locator('.member').count(), 2);
+    // A teacher sees roles but cannot manage members or invite.
+    assert.equal(await pb.getByRole('button', { name: 'Create invite link' }).count(), 0);
+    await accessible(pb, 'group as teacher (mobile)');
+    await fitsWidth(pb, 'group at 360px');
+    await screenshot(pb, '10-group-teacher-mobile');
+  });
+
+  await t.test('the facilitator sees the new member', async () => {
+    await pa.goto(groupURL);
+    await expectPage(pa, group.name);
+    await pa.locator('.member', { hasText: teacher.name }).waitFor();
+    assert.equal(await pa.locator('.member').count(), 2);
+    await pa.getByLabel(`Role for ${teacher.name}`).waitFor();
+    await accessible(pa, 'group as facilitator');
+    await screenshot(pa, '11-group-facilitator');
+    await pa.getByRole('link', { name: 'Groups' }).first().click();
+    await expectPage(pa, 'Groups');
+    await pa.locator('.group-card', { hasText: '2 members' }).waitFor();
+    await accessible(pa, 'groups (one group)');
+    await screenshot(pa, '12-groups-list');
+  });
+
+  await t.test('the invitee changes their password and signs in with it', async () => {
+    const newPassword = 'an even longer passphrase for tom';
+    await pb.getByRole('link', { name: 'Account' }).click();
+    await expectPage(pb, 'Account');
+    await pb.getByLabel('Current password').fill(teacher.password);
+    await pb.getByRole('textbox', { name: 'New password', exact: true }).fill(newPassword);
+    await pb.getByLabel('Repeat new password').fill(newPassword);
+    await pb.getByRole('button', { name: 'Change password' }).click();
+    await pb.getByText('Your password was changed.').or(pb.locator('main [role="alert"]')).first().waitFor();
+    assert.equal(await pb.getByText('Your password was changed.').count(), 1);
+    await accessible(pb, 'account (mobile)');
+    await fitsWidth(pb, 'account at 360px');
+    await screenshot(pb, '13-account-mobile');
+    await pb.getByRole('button', { name: 'Sign out' }).click();
+    await expectPage(pb, 'Sign in');
+    await pb.getByLabel('Email address').fill(teacher.email);
+    await pb.getByLabel('Password').fill(newPassword);
+    await pb.getByRole('button', { name: 'Sign in' }).click();
+    await expectPage(pb, 'Library');
+  });
+
+  await t.test('a facilitator changes a member’s role', async () => {
+    await pa.goto(groupURL);
+    await expectPage(pa, group.name);
+    await pa.getByLabel(`Role for ${teacher.name}`).selectOption('coach');
+    await pa.getByRole('button', { name: 'Change role' }).click();
+    await pa.getByText(`Role of ${teacher.name} changed to coach.`).or(pa.locator('main [role="alert"]')).first().waitFor();
+    assert.equal(await pa.getByLabel(`Role for ${teacher.name}`).inputValue(), 'coach');
+    await accessible(pa, 'group after role change');
+  });
+
+  let caseloadURL;
+  await t.test('a signed-in person joins another group from a link', async () => {
+    await pa.getByRole('link', { name: 'Groups' }).first().click();
+    await expectPage(pa, 'Groups');
+    await pa.getByLabel('Group name').fill('Coaching caseload');
+    await pa.getByRole('button', { name: 'Create group' }).click();
+    await expectPage(pa, 'Coaching caseload');
+    caseloadURL = pa.url();
+    await pa.getByLabel('Role in the group').selectOption('peer');
+    await pa.getByLabel('Link expires after').selectOption('24');
+    await pa.getByRole('button', { name: 'Create invite link' }).click();
+    const link = pa.getByLabel('Invite link for a peer');
+    await link.or(pa.locator('main [role="alert"]')).first().waitFor();
+    const url = await link.inputValue();
+
+    await pb.goto(url);
+    await expectPage(pb, 'Join a group');
+    await pb.getByText(`You are signed in as ${teacher.name}`).waitFor();
+    await accessible(pb, 'invitation (signed in)');
+    await screenshot(pb, '14-invite-signed-in-mobile');
+    await pb.getByRole('button', { name: 'Join Coaching caseload' }).click();
+    await expectPage(pb, 'Coaching caseload');
+    assert.equal(await pb.locator('.member').count(), 2);
+  });
+
+  await t.test('a facilitator removes a member', async () => {
+    await pa.goto(caseloadURL);
+    await expectPage(pa, 'Coaching caseload');
+    await pa.locator('.member', { hasText: teacher.name }).waitFor();
+    pa.once('dialog', (d) => d.accept());
+    await pa.getByRole('button', { name: `Remove ${teacher.name} from the group` }).click();
+    await pa.getByText(`${teacher.name} was removed from the group.`).or(pa.locator('main [role="alert"]')).first().waitFor();
+    assert.equal(await pa.locator('.member').count(), 1);
+  });
+
+  await t.test('broken and unknown addresses explain themselves', async () => {
+    await pb.goto(server.baseURL + '/invite/no-such-invitation');
+    await expectPage(pb, 'This invitation link does not work');
+    await accessible(pb, 'unknown invitation');
+    await pb.goto(server.baseURL + '/no/such/page');
+    await expectPage(pb, 'Page not found');
+    await accessible(pb, 'not found');
+  });
+
+  await t.test('a signed-out visitor signs in and returns to the page they asked for', async () => {
+    const c = await newPage(browser);
+    await c.page.goto(groupURL);
+    await expectPage(c.page, 'Sign in');
+    assert.equal(new URL(c.page.url()).searchParams.get('next'), new URL(groupURL).pathname);
+    await c.page.getByLabel('Email address').fill(admin.email);
+    await c.page.getByLabel('Password').fill(admin.password);
+    await c.page.getByRole('button', { name: 'Sign in' }).click();
+    await expectPage(c.page, group.name);
+    assert.deepEqual(c.problems, []);
+    await c.context.close();
+  });
+
+  await t.test('the first Tab reaches the skip link, which jumps to the content', async () => {
+    await pa.goto(server.baseURL + '/groups');
+    await expectPage(pa, 'Groups');
+    await pa.keyboard.press('Tab');
+    const focused = await pa.evaluate(() => document.activeElement?.textContent?.trim());
+    assert.equal(focused, 'Skip to main content');
+    await pa.keyboard.press('Enter');
+    assert.equal(await pa.evaluate(() => document.activeElement?.id), 'main');
+    assert.match(await pa.title(), /^Groups · filmroom$/);
+  });
+
+  await t.test('no script errors on either page', () => {
+    assert.deepEqual([...a.problems, ...b.problems], []);
+  });
+
+  await a.context.close();
+  await b.context.close();
+});

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { formatDuration, t, tn } from './i18n';
+
+describe('t', () => {
+  it('fills placeholders and leaves unknown ones visible', () => {
+    expect(t('nav.signedInAs', { name: 'Ada' })).toBe('Signed in as Ada');
+    expect(t('nav.signedInAs')).toBe('Signed in as {name}');
+  });
+  it('picks plural forms', () => {
+    expect(tn('groups.members', 1)).toBe('1 member');
+    expect(tn('groups.members', 0)).toBe('0 members');
+    expect(tn('groups.members', 2)).toBe('2 members');
+  });
+});
+
+describe('formatDuration', () => {
+  const cases: Array<[number, string]> = [
+    [0, '0:00'],
+    [999, '0:01'],
+    [65_000, '1:05'],
+    [600_000, '10:00'],
+    [3_723_000, '1:02:03'],
+    [-5, '0:00'],
+  ];
+  for (const [ms, want] of cases) {
+    it(`${ms} ms → ${want}`, () => expect(formatDuration(ms)).toBe(want));
+  }
+});

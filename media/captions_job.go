@@ -1,0 +1,194 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/filmroom/filmroom/internal/apperr"
+	"github.com/filmroom/filmroom/media/captions"
+)
+
+// DefaultCaptionLanguage is what the speech engine is asked to hear when the
+// operator names no language (the Debian pocketsphinx model is English).
+const DefaultCaptionLanguage = "en"
+
+// noSoundReason is the caption reason of a clip without an audio stream.
+const noSoundReason = "This clip has no sound, so there is nothing to caption."
+
+// CaptionJob is the Captioner the media job queue runs after a clip becomes
+// ready: it extracts the audio of the stored source, runs the speech engine
+// with progress, lays the words out as cues and saves the machine version.
+// The clip stays ready to watch throughout; only caption_status moves.
+type CaptionJob struct {
+	Pipeline *Pipeline
+	Captions *Captions
+	// Engine recognizes speech. When nil, EngineErr says why (not installed,
+	// misconfigured) and every clip gets caption_status none with that
+	// reason instead of failing over and over.
+	Engine    captions.Engine
+	EngineErr error
+	// Language is the BCP 47 tag the engine transcribes ("" means en).
+	Language string
+}
+
+var _ Captioner = (*CaptionJob)(nil)
+
+// Caption captions one clip. It is idempotent: a clip that already has
+// machine captions in the language is left alone. Conditions a retry cannot
+// change (no sound, no engine, no speech, an unsupported language) end with
+// caption_status none and no error; engine crashes and timeouts return an
+// error so the queue retries, and the last attempt marks the clip failed
+// with a reason a person can act on.
+func (j *CaptionJob) Caption(ctx context.Context, clipID string, attempt, maxAttempts int) error {
+	lang := j.Language
+	if lang == "" {
+		lang = DefaultCaptionLanguage
+	}
+	log := j.Pipeline.Log.With("clip_id", clipID, "attempt", attempt)
+	c, err := j.Pipeline.Clips.get(ctx, clipID)
+	if errors.Is(err, apperr.ErrNotFound) {
+		return nil // deleted while queued
+	}
+	if err != nil {
+		return err
+	}
+	if c.Status != StatusReady {
+		return nil // failed or being processed again; that run queues captions anew
+	}
+	none := func(reason string) error {
+		log.Info("Clip not captioned automatically.", "reason", reason)
+		return j.Captions.setJobState(ctx, clipID, CaptionNone, 0, reason)
+	}
+	if !c.HasAudio {
+		return none(noSoundReason)
+	}
+	if j.Engine == nil {
+		reason := "Automatic captions are not available on this server"
+		if j.EngineErr != nil {
+			reason += ": " + j.EngineErr.Error()
+		}
+		return none(reason + ". You can upload a caption file (WebVTT or SRT); the site operator can install a speech engine (see the README, Captions).")
+	}
+	if j.Engine.Name() == captions.EngineNone {
+		return none("Automatic captions are switched off on this server. You can upload a caption file (WebVTT or SRT).")
+	}
+	if c.CaptionStatus == CaptionReady {
+		if t, err := j.Captions.track(ctx, j.Pipeline.Clips.db.Reader(), clipID, lang); err == nil && t.HasMachine {
+			return nil // a retried job that already finished
+		}
+	}
+	if err := j.Captions.setJobState(ctx, clipID, CaptionRunning, 0, ""); err != nil {
+		return err
+	}
+	words, err := j.recognize(ctx, clipID, lang)
+	switch {
+	case errors.Is(err, captions.ErrNoAudio):
+		return none(noSoundReason)
+	case errors.Is(err, captions.ErrEngineNotFound):
+		return none("The speech engine is not installed on this server (" + err.Error() + "). You can upload a caption file (WebVTT or SRT).")
+	case errors.Is(err, captions.ErrUnsupportedLanguage):
+		return none("The speech engine cannot transcribe " + languageLabel(lang) + ". You can upload a caption file (WebVTT or SRT).")
+	case err != nil:
+		return j.failed(ctx, clipID, attempt, maxAttempts, err)
+	}
+	if len(words) == 0 {
+		return none("No speech was recognized in this clip. If people speak in it, you can upload a caption file (WebVTT or SRT).")
+	}
+	cues := captions.BuildCues(words)
+	if _, err := j.Captions.save(ctx, newVersion{clipID: clipID, lang: lang, version: CaptionMachine, cues: cues, words: words,
+		engine: j.Engine.Name()}); err != nil {
+		return j.failed(ctx, clipID, attempt, maxAttempts, err)
+	}
+	if err := j.Captions.setJobState(ctx, clipID, CaptionReady, 100, ""); err != nil {
+		return err
+	}
+	log.Info("Clip captioned.", "lang", lang, "engine", j.Engine.Name(), "words", len(words), "cues", len(cues))
+	return nil
+}
+
+// recognize fetches the source, extracts its audio and runs the engine,
+// recording progress on the clip at most once a second.
+func (j *CaptionJob) recognize(ctx context.Context, clipID, lang string) ([]captions.Word, error) {
+	work, err := os.MkdirTemp(j.Pipeline.TempDir, "filmroom-captions-")
+	if err != nil {
+		return nil, fmt.Errorf("caption clip %s: %w", clipID, err)
+	}
+	defer os.RemoveAll(work)
+	src := filepath.Join(work, "source")
+	if err := j.Pipeline.fetch(ctx, sourceKey(clipID), src); err != nil {
+		return nil, fmt.Errorf("caption clip %s: %w", clipID, err)
+	}
+	wav := filepath.Join(work, "audio.wav")
+	if err := captions.ExtractAudio(ctx, src, wav); err != nil {
+		return nil, fmt.Errorf("caption clip %s: %w", clipID, err)
+	}
+	if err := os.Remove(src); err != nil {
+		return nil, fmt.Errorf("caption clip %s: %w", clipID, err)
+	}
+	var mu sync.Mutex
+	var last time.Time
+	words, err := j.Engine.Transcribe(ctx, wav, lang, func(pct float64) {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(last) < time.Second || pct >= 100 {
+			return
+		}
+		last = time.Now()
+		// Progress is best effort: a failed update must not fail the job.
+		if _, err := j.Pipeline.Clips.db.Writer().Exec(ctx, `UPDATE clips SET caption_progress = ? WHERE id = ? AND caption_status = ?`,
+			pct, clipID, CaptionRunning); err == nil {
+			j.Pipeline.changed(ctx, clipID)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("caption clip %s: %w", clipID, err)
+	}
+	return words, nil
+}
+
+// failed records a failed attempt: pending again while retries remain,
+// failed with an actionable reason after the last one. It returns err so
+// that the queue retries (or records the final failure).
+func (j *CaptionJob) failed(ctx context.Context, clipID string, attempt, maxAttempts int, err error) error {
+	j.Pipeline.Log.Warn("Captioning attempt failed.", "clip_id", clipID, "attempt", attempt, "max_attempts", maxAttempts, "error", err)
+	// The job's context may be what ended; record the state regardless.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if attempt < maxAttempts {
+		reason := fmt.Sprintf("Captioning failed on try %d of %d; it will be tried again.", attempt, maxAttempts)
+		return errors.Join(err, j.Captions.setJobState(sctx, clipID, CaptionPending, 0, reason))
+	}
+	var reason string
+	switch {
+	case errors.Is(err, captions.ErrEngineTimeout), errors.Is(err, context.DeadlineExceeded):
+		reason = fmt.Sprintf("Captioning took too long and was stopped (%d tries). The video still plays; you can upload a caption file (WebVTT or SRT), or ask the site operator to raise FILMROOM_CAPTIONS_TIMEOUT.", maxAttempts)
+	case errors.Is(err, captions.ErrEngineFailed):
+		reason = fmt.Sprintf("The speech engine failed on this clip (%d tries): %s. The video still plays; you can upload a caption file (WebVTT or SRT).", maxAttempts, shortError(err))
+	default:
+		reason = fmt.Sprintf("Captions could not be made (%d tries): %s. The video still plays; you can upload a caption file (WebVTT or SRT).", maxAttempts, shortError(err))
+	}
+	if serr := j.Captions.setJobState(sctx, clipID, CaptionFailed, 0, reason); serr != nil {
+		return errors.Join(err, serr)
+	}
+	// The last attempt is over: cancel so the queue does not count it as
+	// a fresh failure to retry.
+	return river.JobCancel(err)
+}
+
+// shortError keeps the last line of an error, trimmed, for a reason shown to
+// people (engine errors end with the program's last output line).
+func shortError(err error) string {
+	s := strings.TrimSpace(err.Error())
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = strings.TrimSpace(s[i+1:])
+	}
+	return clipRunes(s, 300)
+}

@@ -1,0 +1,616 @@
+package media
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/filmroom/filmroom/accounts"
+	"github.com/filmroom/filmroom/internal/apperr"
+	"github.com/filmroom/filmroom/internal/id"
+	"github.com/filmroom/filmroom/internal/sqldb"
+)
+
+// Status is where a clip is on its way from upload to playback.
+type Status string
+
+// The clip statuses, in pipeline order.
+const (
+	StatusUploading   Status = "uploading"
+	StatusProbing     Status = "probing"
+	StatusTranscoding Status = "transcoding"
+	StatusCaptioning  Status = "captioning"
+	StatusReady       Status = "ready"
+	StatusFailed      Status = "failed"
+)
+
+// Person is a user as other users see them.
+type Person struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// GroupRef names a group.
+type GroupRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Audience is who a clip is shared with; both lists empty means private.
+type Audience struct {
+	Users  []Person   `json:"users"`
+	Groups []GroupRef `json:"groups"`
+}
+
+// Failure says why a clip could not be processed and what to do.
+type Failure struct {
+	Code   string `json:"code"`
+	Reason string `json:"reason"`
+}
+
+// Clip is a lesson recording and what the pipeline made of it.
+type Clip struct {
+	ID          string   `json:"id"`
+	Title       string   `json:"title"`
+	Description string   `json:"description"`
+	Status      Status   `json:"status"`
+	Failure     *Failure `json:"failure,omitempty"`
+	Progress    float64  `json:"progress"`
+	Owner       Person   `json:"owner"`
+	Filename    string   `json:"filename"`
+	// UploadID is the tus upload the clip came from, shown to its owner
+	// only, so the web app can match a finished upload to its clip.
+	UploadID      string `json:"upload_id,omitempty"`
+	SizeBytes     int64  `json:"size_bytes"`
+	SHA256        string `json:"sha256,omitempty"`
+	DurationMS    int64  `json:"duration_ms"`
+	Width         int    `json:"width"`
+	Height        int    `json:"height"`
+	HasVideo      bool   `json:"has_video"`
+	HasAudio      bool   `json:"has_audio"`
+	CaptionStatus string `json:"caption_status"`
+	RubricID      string `json:"rubric_id,omitempty"`
+	ReflectFirst  bool   `json:"reflect_first"`
+	// FeedbackAfterReflection is true when the clip or one of its groups
+	// asks the owner to reflect before seeing others' feedback.
+	FeedbackAfterReflection bool            `json:"feedback_after_reflection"`
+	GroupID                 string          `json:"group_id,omitempty"`
+	Audience                Audience        `json:"audience"`
+	Media                   json.RawMessage `json:"media"`
+	// MyAccess lists what the requesting user may do (view, annotate, host,
+	// edit, delete), so the web app shows only the controls that work.
+	MyAccess  []accounts.Action `json:"my_access"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+}
+
+// Access returns the facts the policy decides on.
+func (c Clip) Access() accounts.ClipAccess {
+	a := accounts.ClipAccess{OwnerID: c.Owner.ID}
+	for _, u := range c.Audience.Users {
+		a.UserIDs = append(a.UserIDs, u.ID)
+	}
+	for _, g := range c.Audience.Groups {
+		a.GroupIDs = append(a.GroupIDs, g.ID)
+	}
+	return a
+}
+
+// Clips is the clip store and its rules.
+type Clips struct {
+	db  *sqldb.DB
+	acc *accounts.Service
+	log *slog.Logger
+	now func() time.Time
+	// OnDelete removes everything stored for a clip outside the database
+	// (objects, uploads); a clip row is removed only after it succeeds, so a
+	// failed delete can be retried and leaves no orphans.
+	OnDelete func(ctx context.Context, clipID string) error
+}
+
+// NewClips returns the clip service.
+func NewClips(db *sqldb.DB, acc *accounts.Service, log *slog.Logger, now func() time.Time) *Clips {
+	if now == nil {
+		now = time.Now
+	}
+	return &Clips{db: db, acc: acc, log: log, now: now}
+}
+
+const clipCols = `c.id, c.title, c.description, c.status, c.failure_code, c.failure_reason, c.progress, c.owner_id, u.name,
+	c.filename, c.size_bytes, c.sha256, c.duration_ms, c.width, c.height, c.has_video, c.has_audio, c.caption_status,
+	COALESCE(c.rubric_id, ''), c.reflect_first, COALESCE(c.group_id, ''), c.media_json, c.created_at, c.updated_at,
+	COALESCE(c.upload_id, '')`
+
+const clipFrom = ` FROM clips c JOIN users u ON u.id = c.owner_id`
+
+func scanClip(row interface{ Scan(...any) error }) (Clip, error) {
+	var c Clip
+	var code, reason, media string
+	var created, updated int64
+	err := row.Scan(&c.ID, &c.Title, &c.Description, &c.Status, &code, &reason, &c.Progress, &c.Owner.ID, &c.Owner.Name,
+		&c.Filename, &c.SizeBytes, &c.SHA256, &c.DurationMS, &c.Width, &c.Height, &c.HasVideo, &c.HasAudio, &c.CaptionStatus,
+		&c.RubricID, &c.ReflectFirst, &c.GroupID, &media, &created, &updated, &c.UploadID)
+	if err != nil {
+		return c, err
+	}
+	if code != "" {
+		c.Failure = &Failure{Code: code, Reason: reason}
+	}
+	c.Media = json.RawMessage(media)
+	c.CreatedAt, c.UpdatedAt = sqldb.Time(created), sqldb.Time(updated)
+	c.Audience = Audience{Users: []Person{}, Groups: []GroupRef{}}
+	c.FeedbackAfterReflection = c.ReflectFirst
+	return c, nil
+}
+
+// loadAudience fills the audience of the clips in place.
+func (s *Clips) loadAudience(ctx context.Context, clips []*Clip) error {
+	if len(clips) == 0 {
+		return nil
+	}
+	byID := map[string]*Clip{}
+	ids := make([]any, 0, len(clips))
+	for _, c := range clips {
+		byID[c.ID] = c
+		ids = append(ids, c.ID)
+	}
+	r := s.db.Reader()
+	rows, err := r.Query(ctx, `SELECT a.clip_id, u.id, u.name FROM clip_audience_users a JOIN users u ON u.id = a.user_id
+		WHERE a.clip_id IN (`+sqldb.In(len(ids))+`) ORDER BY u.name, u.id`, ids...)
+	if err != nil {
+		return fmt.Errorf("read clip audience: %w", err)
+	}
+	for rows.Next() {
+		var clipID string
+		var p Person
+		if err := rows.Scan(&clipID, &p.ID, &p.Name); err != nil {
+			rows.Close()
+			return err
+		}
+		byID[clipID].Audience.Users = append(byID[clipID].Audience.Users, p)
+	}
+	rows.Close()
+	rows, err = r.Query(ctx, `SELECT a.clip_id, g.id, g.name, g.reflect_first FROM clip_audience_groups a JOIN groups g ON g.id = a.group_id
+		WHERE a.clip_id IN (`+sqldb.In(len(ids))+`) AND g.archived_at IS NULL ORDER BY g.name, g.id`, ids...)
+	if err != nil {
+		return fmt.Errorf("read clip audience: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var clipID string
+		var g GroupRef
+		var reflectFirst bool
+		if err := rows.Scan(&clipID, &g.ID, &g.Name, &reflectFirst); err != nil {
+			return err
+		}
+		c := byID[clipID]
+		c.Audience.Groups = append(c.Audience.Groups, g)
+		c.FeedbackAfterReflection = c.FeedbackAfterReflection || reflectFirst
+	}
+	return rows.Err()
+}
+
+// get loads a clip with its audience, without authorization.
+func (s *Clips) get(ctx context.Context, clipID string) (Clip, error) {
+	c, err := scanClip(s.db.Reader().QueryRow(ctx, `SELECT `+clipCols+clipFrom+` WHERE c.id = ?`, clipID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, apperr.NotFound("clip")
+	}
+	if err != nil {
+		return c, fmt.Errorf("read clip %s: %w", clipID, err)
+	}
+	if err := s.loadAudience(ctx, []*Clip{&c}); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+var allActions = []accounts.Action{accounts.ClipView, accounts.ClipAnnotate, accounts.ClipHost, accounts.ClipEdit, accounts.ClipDelete}
+
+// Authorize loads the clip when the actor may do act to it. A clip the
+// actor may not view is "not found", so IDs reveal nothing.
+func (s *Clips) Authorize(ctx context.Context, a accounts.Actor, act accounts.Action, clipID string) (Clip, error) {
+	if !id.Valid(clipID) {
+		return Clip{}, apperr.NotFound("clip")
+	}
+	c, err := s.get(ctx, clipID)
+	if err != nil {
+		return c, err
+	}
+	m, err := s.acc.Memberships(ctx, a.UserID)
+	if err != nil {
+		return c, err
+	}
+	c.forViewer(a, m)
+	access := c.Access()
+	if accounts.CanClip(a, m, act, access) {
+		return c, nil
+	}
+	if !accounts.CanClip(a, m, accounts.ClipView, access) {
+		return Clip{}, apperr.NotFound("clip")
+	}
+	return Clip{}, apperr.Forbidden("you may view this clip but not " + describe(act) + " it")
+}
+
+// forViewer fills what the viewer may do and hides what only the owner
+// may see.
+func (c *Clip) forViewer(a accounts.Actor, m accounts.Memberships) {
+	access := c.Access()
+	c.MyAccess = nil
+	for _, x := range allActions {
+		if accounts.CanClip(a, m, x, access) {
+			c.MyAccess = append(c.MyAccess, x)
+		}
+	}
+	if a.UserID != c.Owner.ID {
+		c.UploadID = ""
+	}
+}
+
+func describe(act accounts.Action) string {
+	switch act {
+	case accounts.ClipEdit:
+		return "change"
+	case accounts.ClipHost:
+		return "host a synchronized session on"
+	}
+	return string(act)
+}
+
+// Scope selects a clip list.
+type Scope string
+
+// Clip list scopes.
+const (
+	ScopeMine   Scope = "mine"
+	ScopeShared Scope = "shared"
+	ScopeAll    Scope = "all"
+	ScopeGroup  Scope = "group"
+)
+
+// List returns the clips the actor may view in a scope, newest first.
+func (s *Clips) List(ctx context.Context, a accounts.Actor, scope Scope, groupID string) ([]Clip, error) {
+	var where string
+	var args []any
+	shared := `(EXISTS (SELECT 1 FROM clip_audience_users au WHERE au.clip_id = c.id AND au.user_id = ?)
+		OR EXISTS (SELECT 1 FROM clip_audience_groups ag JOIN group_members m ON m.group_id = ag.group_id
+		JOIN groups g ON g.id = ag.group_id WHERE ag.clip_id = c.id AND m.user_id = ? AND g.archived_at IS NULL))`
+	switch scope {
+	case ScopeMine, "":
+		where, args = `c.owner_id = ?`, []any{a.UserID}
+	case ScopeShared:
+		where, args = `c.owner_id <> ? AND `+shared, []any{a.UserID, a.UserID, a.UserID}
+	case ScopeAll:
+		where, args = `(c.owner_id = ? OR `+shared+`)`, []any{a.UserID, a.UserID, a.UserID}
+	case ScopeGroup:
+		m, err := s.acc.Memberships(ctx, a.UserID)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := m[groupID]; !ok {
+			return nil, apperr.NotFound("group")
+		}
+		where, args = `EXISTS (SELECT 1 FROM clip_audience_groups ag WHERE ag.clip_id = c.id AND ag.group_id = ?)`, []any{groupID}
+	default:
+		return nil, apperr.Invalid("scope", "choose mine, shared, all or group")
+	}
+	rows, err := s.db.Reader().Query(ctx, `SELECT `+clipCols+clipFrom+` WHERE `+where+` ORDER BY c.created_at DESC, c.id DESC LIMIT 1000`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list clips: %w", err)
+	}
+	defer rows.Close()
+	out := []Clip{}
+	for rows.Next() {
+		c, err := scanClip(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list clips: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	ptrs := make([]*Clip, len(out))
+	for i := range out {
+		ptrs[i] = &out[i]
+	}
+	if err := s.loadAudience(ctx, ptrs); err != nil {
+		return nil, err
+	}
+	m, err := s.acc.Memberships(ctx, a.UserID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].forViewer(a, m)
+	}
+	return out, nil
+}
+
+// VisibleOwnedBy lists the clips of one owner that the actor may view,
+// oldest first (a teacher's growth over time).
+func (s *Clips) VisibleOwnedBy(ctx context.Context, a accounts.Actor, ownerID string) ([]Clip, error) {
+	rows, err := s.db.Reader().Query(ctx, `SELECT `+clipCols+clipFrom+` WHERE c.owner_id = ? ORDER BY c.created_at, c.id`, ownerID)
+	if err != nil {
+		return nil, fmt.Errorf("list clips of %s: %w", ownerID, err)
+	}
+	var all []Clip
+	for rows.Next() {
+		c, err := scanClip(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list clips of %s: %w", ownerID, err)
+		}
+		all = append(all, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	ptrs := make([]*Clip, len(all))
+	for i := range all {
+		ptrs[i] = &all[i]
+	}
+	if err := s.loadAudience(ctx, ptrs); err != nil {
+		return nil, err
+	}
+	m, err := s.acc.Memberships(ctx, a.UserID)
+	if err != nil {
+		return nil, err
+	}
+	out := []Clip{}
+	for _, c := range all {
+		if accounts.CanClip(a, m, accounts.ClipView, c.Access()) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// NewClip starts a clip, usually when an upload begins.
+type NewClip struct {
+	Title       string
+	Description string
+	Filename    string
+	ContentType string
+	SizeBytes   int64
+	UploadID    string
+	GroupID     string
+}
+
+func cleanTitle(t string) string {
+	t = strings.TrimSpace(strings.ToValidUTF8(t, ""))
+	if utf8.RuneCountInString(t) > 200 {
+		t = string([]rune(t)[:200])
+	}
+	return t
+}
+
+// Create stores a new clip owned by ownerID, private until shared. When a
+// group is named (and the owner is in it) the clip is shared with it.
+func (s *Clips) Create(ctx context.Context, a accounts.Actor, n NewClip) (Clip, error) {
+	n.Title = cleanTitle(n.Title)
+	if n.Title == "" {
+		n.Title = strings.TrimSuffix(cleanTitle(n.Filename), "."+lastExt(n.Filename))
+	}
+	if n.Title == "" {
+		n.Title = "Untitled lesson"
+	}
+	if n.GroupID != "" {
+		m, err := s.acc.Memberships(ctx, a.UserID)
+		if err != nil {
+			return Clip{}, err
+		}
+		if _, ok := m[n.GroupID]; !ok {
+			return Clip{}, apperr.Invalid("group_id", "you can only share with groups you belong to")
+		}
+	}
+	now := sqldb.Millis(s.now())
+	clipID := id.New()
+	err := s.db.Tx(ctx, func(q sqldb.Q) error {
+		var upload, group any
+		if n.UploadID != "" {
+			upload = n.UploadID
+		}
+		if n.GroupID != "" {
+			group = n.GroupID
+		}
+		if _, err := q.Exec(ctx, `INSERT INTO clips (id, owner_id, title, description, status, upload_id, filename, content_type, size_bytes, group_id, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, clipID, a.UserID, n.Title, n.Description, StatusUploading, upload,
+			cleanTitle(n.Filename), n.ContentType, n.SizeBytes, group, now, now); err != nil {
+			return fmt.Errorf("create clip: %w", err)
+		}
+		if n.GroupID != "" {
+			if _, err := q.Exec(ctx, `INSERT INTO clip_audience_groups (clip_id, group_id) VALUES (?, ?)`, clipID, n.GroupID); err != nil {
+				return fmt.Errorf("share clip: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Clip{}, err
+	}
+	return s.get(ctx, clipID)
+}
+
+func lastExt(name string) string {
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		return name[i+1:]
+	}
+	return ""
+}
+
+// ClipPatch changes a clip's editable fields; nil fields stay.
+type ClipPatch struct {
+	Title        *string `json:"title"`
+	Description  *string `json:"description"`
+	RubricID     *string `json:"rubric_id"`
+	ReflectFirst *bool   `json:"reflect_first"`
+}
+
+// Update applies a patch.
+func (s *Clips) Update(ctx context.Context, a accounts.Actor, clipID string, p ClipPatch) (Clip, error) {
+	c, err := s.Authorize(ctx, a, accounts.ClipEdit, clipID)
+	if err != nil {
+		return c, err
+	}
+	v := &apperr.Validation{}
+	if p.Title != nil {
+		c.Title = cleanTitle(*p.Title)
+		if c.Title == "" {
+			v.Add("title", "give the clip a title")
+		}
+	}
+	if p.Description != nil {
+		c.Description = strings.TrimSpace(*p.Description)
+		if utf8.RuneCountInString(c.Description) > 5000 {
+			v.Add("description", "use at most 5000 characters")
+		}
+	}
+	if p.RubricID != nil {
+		c.RubricID = *p.RubricID
+	}
+	if p.ReflectFirst != nil {
+		c.ReflectFirst = *p.ReflectFirst
+	}
+	if err := v.Err(); err != nil {
+		return c, err
+	}
+	var rubric any
+	if c.RubricID != "" {
+		rubric = c.RubricID
+	}
+	if _, err := s.db.Writer().Exec(ctx, `UPDATE clips SET title = ?, description = ?, rubric_id = ?, reflect_first = ?, updated_at = ? WHERE id = ?`,
+		c.Title, c.Description, rubric, c.ReflectFirst, sqldb.Millis(s.now()), clipID); err != nil {
+		return c, fmt.Errorf("update clip %s: %w", clipID, err)
+	}
+	return s.Authorize(ctx, a, accounts.ClipView, clipID)
+}
+
+// AudienceInput replaces who a clip is shared with.
+type AudienceInput struct {
+	UserIDs  []string `json:"user_ids"`
+	Emails   []string `json:"emails"`
+	GroupIDs []string `json:"group_ids"`
+}
+
+// SetAudience replaces the clip's audience. Groups must be the owner's own;
+// users are named by ID or email.
+func (s *Clips) SetAudience(ctx context.Context, a accounts.Actor, clipID string, in AudienceInput) (Clip, error) {
+	c, err := s.Authorize(ctx, a, accounts.ClipEdit, clipID)
+	if err != nil {
+		return c, err
+	}
+	if len(in.UserIDs)+len(in.Emails) > 500 || len(in.GroupIDs) > 100 {
+		return c, apperr.Invalid("audience", "share with at most 500 people and 100 groups; use groups for larger audiences")
+	}
+	m, err := s.acc.Memberships(ctx, c.Owner.ID)
+	if err != nil {
+		return c, err
+	}
+	v := &apperr.Validation{}
+	for _, g := range in.GroupIDs {
+		if _, ok := m[g]; !ok {
+			v.Add("group_ids", "the clip's owner can only share with groups they belong to")
+		}
+	}
+	err = s.db.Tx(ctx, func(q sqldb.Q) error {
+		users := map[string]bool{}
+		for _, uid := range in.UserIDs {
+			var n int
+			if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM users WHERE id = ?`, uid).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				v.Add("user_ids", "no account with ID %s", uid)
+				continue
+			}
+			users[uid] = true
+		}
+		for _, e := range in.Emails {
+			var uid string
+			err := q.QueryRow(ctx, `SELECT id FROM users WHERE email = ?`, strings.ToLower(strings.TrimSpace(e))).Scan(&uid)
+			if errors.Is(err, sql.ErrNoRows) {
+				v.Add("emails", "no account uses %s; invite them to a group first", e)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			users[uid] = true
+		}
+		delete(users, c.Owner.ID)
+		if err := v.Err(); err != nil {
+			return err
+		}
+		if _, err := q.Exec(ctx, `DELETE FROM clip_audience_users WHERE clip_id = ?`, clipID); err != nil {
+			return err
+		}
+		if _, err := q.Exec(ctx, `DELETE FROM clip_audience_groups WHERE clip_id = ?`, clipID); err != nil {
+			return err
+		}
+		for uid := range users {
+			if _, err := q.Exec(ctx, `INSERT INTO clip_audience_users (clip_id, user_id) VALUES (?, ?)`, clipID, uid); err != nil {
+				return err
+			}
+		}
+		seen := map[string]bool{}
+		for _, g := range in.GroupIDs {
+			if seen[g] {
+				continue
+			}
+			seen[g] = true
+			if _, err := q.Exec(ctx, `INSERT INTO clip_audience_groups (clip_id, group_id) VALUES (?, ?)`, clipID, g); err != nil {
+				return err
+			}
+		}
+		_, err := q.Exec(ctx, `UPDATE clips SET updated_at = ? WHERE id = ?`, sqldb.Millis(s.now()), clipID)
+		return err
+	})
+	if err != nil {
+		var ve *apperr.Validation
+		if errors.As(err, &ve) {
+			return c, err
+		}
+		return c, fmt.Errorf("set audience of %s: %w", clipID, err)
+	}
+	return s.Authorize(ctx, a, accounts.ClipView, clipID)
+}
+
+// Delete removes the clip, its stored objects and every row that hangs off
+// it (the schema cascades).
+func (s *Clips) Delete(ctx context.Context, a accounts.Actor, clipID string) error {
+	if _, err := s.Authorize(ctx, a, accounts.ClipDelete, clipID); err != nil {
+		return err
+	}
+	return s.Purge(ctx, clipID)
+}
+
+// Purge deletes a clip without authorization (the pipeline uses it for
+// abandoned uploads).
+func (s *Clips) Purge(ctx context.Context, clipID string) error {
+	if s.OnDelete != nil {
+		if err := s.OnDelete(ctx, clipID); err != nil {
+			return fmt.Errorf("delete stored media of clip %s: %w", clipID, err)
+		}
+	}
+	if _, err := s.db.Writer().Exec(ctx, `DELETE FROM clips WHERE id = ?`, clipID); err != nil {
+		return fmt.Errorf("delete clip %s: %w", clipID, err)
+	}
+	// A job that was storing something for the clip while it was deleted
+	// can no longer commit (its row is gone), but its object may have
+	// landed; sweep once more so nothing is left behind.
+	if s.OnDelete != nil {
+		if err := s.OnDelete(ctx, clipID); err != nil {
+			s.log.Warn("Could not sweep the media of a deleted clip.", "clip_id", clipID, "error", err)
+		}
+	}
+	s.log.Info("Clip deleted.", "clip_id", clipID)
+	return nil
+}

@@ -1,0 +1,3 @@
+DROP TABLE clip_audience_groups;
+DROP TABLE clip_audience_users;
+DROP TABLE clips;

@@ -1,0 +1,341 @@
+package media
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/filmroom/filmroom/accounts"
+	"github.com/filmroom/filmroom/internal/apperr"
+	"github.com/filmroom/filmroom/internal/sqldb"
+	"github.com/filmroom/filmroom/media/storage"
+	"github.com/filmroom/filmroom/media/transcode"
+	"github.com/filmroom/filmroom/media/upload"
+)
+
+// Object keys. Everything stored for a clip lives under clipPrefix, so
+// deleting a clip is one DeletePrefix.
+func clipPrefix(clipID string) string { return "clips/" + clipID + "/" }
+func sourceKey(clipID string) string  { return clipPrefix(clipID) + "source/original" }
+func mediaKey(clipID, rel string) string {
+	return clipPrefix(clipID) + "media/" + rel
+}
+
+// Enqueuer puts a media job on the queue; the River-backed Jobs satisfies it.
+type Enqueuer interface {
+	EnqueueProcess(ctx context.Context, clipID string) error
+	EnqueueCaptions(ctx context.Context, clipID string) error
+}
+
+// Pipeline turns finished uploads into playable clips.
+type Pipeline struct {
+	Clips   *Clips
+	Store   storage.Store
+	Queue   Enqueuer
+	Log     *slog.Logger
+	TempDir string
+	Limits  transcode.Limits
+	Options transcode.Options
+	// OnChange is told when a clip's status or progress changes (the live
+	// layer streams it to the owner's library page); may be nil.
+	OnChange func(ctx context.Context, clipID string)
+}
+
+// ValidateUpload checks a tus upload's declared metadata before any byte is
+// accepted: the filmroom limits that can be known from the size and type.
+func (p *Pipeline) ValidateUpload(ctx context.Context, userID string, meta map[string]string, size int64) error {
+	if size == 0 {
+		return apperr.Invalid("file", "this file is empty (0 bytes); pick the recording again")
+	}
+	if ft := meta["filetype"]; ft != "" && !strings.HasPrefix(ft, "video/") && !strings.HasPrefix(ft, "audio/") && ft != "application/octet-stream" {
+		return apperr.New(apperr.ErrUnsupported, "unsupported_type", fmt.Sprintf("%q is not a video or audio file; upload a lesson recording (MP4, MOV, WebM, M4A…)", meta["filename"]))
+	}
+	if g := meta["group_id"]; g != "" {
+		m, err := p.Clips.acc.Memberships(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if _, ok := m[g]; !ok {
+			return apperr.Forbidden("you can only share an upload with a group you belong to")
+		}
+	}
+	return nil
+}
+
+// Completed stores a finished upload as a new clip's source and queues its
+// processing. It is idempotent per upload: a retry after a crash finds the
+// clip made the first time.
+func (p *Pipeline) Completed(ctx context.Context, f upload.Finished) error {
+	u, err := p.Clips.acc.User(ctx, f.UserID)
+	if err != nil {
+		return fmt.Errorf("owner of upload %s: %w", f.UploadID, err)
+	}
+	clipID, err := p.Ingest(ctx, u.Actor("upload"), NewClip{Title: f.Meta["title"], Filename: f.Meta["filename"],
+		ContentType: f.Meta["filetype"], SizeBytes: f.Size, UploadID: f.UploadID, GroupID: f.Meta["group_id"]}, f.SHA256, f.Open)
+	if err != nil {
+		return err
+	}
+	if err := f.Remove(ctx); err != nil {
+		p.Log.Warn("Could not remove a delivered upload; the sweeper will.", "upload_id", f.UploadID, "error", err)
+	}
+	p.Log.Info("Upload stored.", "clip_id", clipID, "upload_id", f.UploadID, "bytes", f.Size, "sha256", f.SHA256)
+	return nil
+}
+
+// Ingest makes a clip from a whole file (an upload, or the demo's clip),
+// stores the file as its source and queues processing. With an UploadID it
+// is idempotent: the clip made by an earlier attempt is reused.
+func (p *Pipeline) Ingest(ctx context.Context, a accounts.Actor, n NewClip, sha256 string, open func(context.Context) (io.ReadCloser, error)) (string, error) {
+	var clipID string
+	err := sql.ErrNoRows
+	if n.UploadID != "" {
+		err = p.Clips.db.Reader().QueryRow(ctx, `SELECT id FROM clips WHERE upload_id = ?`, n.UploadID).Scan(&clipID)
+	}
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		c, err := p.Clips.Create(ctx, a, n)
+		var v *apperr.Validation
+		if errors.As(err, &v) && n.GroupID != "" {
+			// The group may have gone since the upload began: keep the clip private.
+			n.GroupID = ""
+			c, err = p.Clips.Create(ctx, a, n)
+		}
+		if err != nil {
+			return "", err
+		}
+		clipID = c.ID
+	case err != nil:
+		return "", fmt.Errorf("find clip of upload %s: %w", n.UploadID, err)
+	}
+	r, err := open(ctx)
+	if err != nil {
+		return "", fmt.Errorf("read the file of clip %s: %w", clipID, err)
+	}
+	err = p.Store.Put(ctx, sourceKey(clipID), r, n.SizeBytes, "application/octet-stream")
+	r.Close()
+	if err != nil {
+		return "", fmt.Errorf("store source of clip %s: %w", clipID, err)
+	}
+	if _, err := p.Clips.db.Writer().Exec(ctx, `UPDATE clips SET status = ?, sha256 = ?, size_bytes = ?, progress = 0, updated_at = ? WHERE id = ? AND status = ?`,
+		StatusProbing, sha256, n.SizeBytes, sqldb.Millis(p.Clips.now()), clipID, StatusUploading); err != nil {
+		return "", fmt.Errorf("mark clip %s uploaded: %w", clipID, err)
+	}
+	if err := p.Queue.EnqueueProcess(ctx, clipID); err != nil {
+		return "", fmt.Errorf("queue processing of clip %s: %w", clipID, err)
+	}
+	p.changed(ctx, clipID)
+	return clipID, nil
+}
+
+func (p *Pipeline) changed(ctx context.Context, clipID string) {
+	if p.OnChange != nil {
+		p.OnChange(ctx, clipID)
+	}
+}
+
+func (p *Pipeline) setStatus(ctx context.Context, clipID string, st Status, progress float64) error {
+	_, err := p.Clips.db.Writer().Exec(ctx, `UPDATE clips SET status = ?, progress = ?, updated_at = ? WHERE id = ?`,
+		st, progress, sqldb.Millis(p.Clips.now()), clipID)
+	if err != nil {
+		return fmt.Errorf("set clip %s %s: %w", clipID, st, err)
+	}
+	p.changed(ctx, clipID)
+	return nil
+}
+
+// Fail marks a clip failed with a reason a person can act on.
+func (p *Pipeline) Fail(ctx context.Context, clipID, code, reason string) error {
+	_, err := p.Clips.db.Writer().Exec(ctx, `UPDATE clips SET status = ?, failure_code = ?, failure_reason = ?, updated_at = ? WHERE id = ?`,
+		StatusFailed, code, reason, sqldb.Millis(p.Clips.now()), clipID)
+	if err != nil {
+		return fmt.Errorf("mark clip %s failed: %w", clipID, err)
+	}
+	p.Log.Info("Clip failed.", "clip_id", clipID, "code", code, "reason", reason)
+	p.changed(ctx, clipID)
+	return nil
+}
+
+// ErrRejected wraps a rejection: the job must not be retried.
+var ErrRejected = errors.New("media rejected")
+
+// MediaInfo is what the pipeline made, stored as the clip's media JSON.
+type MediaInfo struct {
+	Master     string          `json:"master,omitempty"`
+	Renditions []RenditionInfo `json:"renditions"`
+	MP4        string          `json:"mp4,omitempty"`
+	Poster     string          `json:"poster,omitempty"`
+	Sprite     string          `json:"sprite,omitempty"`
+	Thumbnails string          `json:"thumbnails,omitempty"`
+	Waveform   string          `json:"waveform,omitempty"`
+	FrameRate  float64         `json:"frame_rate,omitempty"`
+	// Captions lists caption tracks by language (filled by the captions step).
+	Captions []CaptionTrackInfo `json:"captions,omitempty"`
+}
+
+// RenditionInfo describes one HLS rendition.
+type RenditionInfo struct {
+	Name      string `json:"name"`
+	Width     int    `json:"width"`
+	Height    int    `json:"height"`
+	Bandwidth int    `json:"bandwidth"`
+	Playlist  string `json:"playlist"`
+}
+
+// CaptionTrackInfo names a caption track in the media JSON.
+type CaptionTrackInfo struct {
+	Lang  string `json:"lang"`
+	Label string `json:"label"`
+	Kind  string `json:"kind"` // machine or edited
+	Path  string `json:"path"`
+}
+
+// Process probes, validates and transcodes a clip's source and stores the
+// results. A *transcode.Rejection comes back wrapped in ErrRejected after
+// the clip is marked failed; other errors are worth a retry.
+func (p *Pipeline) Process(ctx context.Context, clipID string) error {
+	c, err := p.Clips.get(ctx, clipID)
+	if errors.Is(err, apperr.ErrNotFound) {
+		return nil // deleted while queued: nothing to do
+	}
+	if err != nil {
+		return err
+	}
+	if c.Status == StatusReady || c.Status == StatusCaptioning || c.Status == StatusFailed {
+		return nil // a retried job that already finished
+	}
+	work, err := os.MkdirTemp(p.TempDir, "filmroom-job-")
+	if err != nil {
+		return fmt.Errorf("process clip %s: %w", clipID, err)
+	}
+	defer os.RemoveAll(work)
+	src := filepath.Join(work, "source")
+	if err := p.fetch(ctx, sourceKey(clipID), src); err != nil {
+		return fmt.Errorf("process clip %s: %w", clipID, err)
+	}
+	if err := p.setStatus(ctx, clipID, StatusProbing, 0); err != nil {
+		return err
+	}
+	probe, err := transcode.ProbeFile(ctx, src)
+	if err == nil {
+		err = transcode.Validate(probe, p.Limits)
+	}
+	if rej, ok := transcode.AsRejection(err); ok {
+		if ferr := p.Fail(ctx, clipID, rej.Code, rej.Reason); ferr != nil {
+			return ferr
+		}
+		return fmt.Errorf("process clip %s: %w: %w", clipID, ErrRejected, err)
+	}
+	if err != nil {
+		return fmt.Errorf("probe clip %s: %w", clipID, err)
+	}
+	if err := p.setStatus(ctx, clipID, StatusTranscoding, 0); err != nil {
+		return err
+	}
+	out := filepath.Join(work, "out")
+	var mu sync.Mutex
+	last := time.Time{}
+	opts := p.Options
+	opts.Logger = p.Log.With("clip_id", clipID)
+	res, err := transcode.Transcode(ctx, src, out, probe, opts, func(pct float64) {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(last) < time.Second && pct < 100 {
+			return
+		}
+		last = time.Now()
+		// Progress is best effort: a failed update must not fail the job.
+		if _, err := p.Clips.db.Writer().Exec(ctx, `UPDATE clips SET progress = ? WHERE id = ?`, pct, clipID); err == nil {
+			p.changed(ctx, clipID)
+		}
+	})
+	if rej, ok := transcode.AsRejection(err); ok {
+		if ferr := p.Fail(ctx, clipID, rej.Code, rej.Reason); ferr != nil {
+			return ferr
+		}
+		return fmt.Errorf("process clip %s: %w: %w", clipID, ErrRejected, err)
+	}
+	if err != nil {
+		return fmt.Errorf("transcode clip %s: %w", clipID, err)
+	}
+	// Replace any partial output of an earlier attempt, then upload.
+	if err := p.Store.DeletePrefix(ctx, mediaKey(clipID, "")); err != nil {
+		return fmt.Errorf("clear old media of clip %s: %w", clipID, err)
+	}
+	err = filepath.WalkDir(out, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(out, path)
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		return p.Store.Put(ctx, mediaKey(clipID, filepath.ToSlash(rel)), f, st.Size(), "")
+	})
+	if err != nil {
+		return fmt.Errorf("store media of clip %s: %w", clipID, err)
+	}
+	info := MediaInfo{Master: res.Master, MP4: res.MP4, Poster: res.Poster, Sprite: res.Sprite, Thumbnails: res.SpriteVTT,
+		Waveform: res.Waveform, FrameRate: res.FrameRate, Renditions: []RenditionInfo{}}
+	for _, r := range res.Renditions {
+		info.Renditions = append(info.Renditions, RenditionInfo{Name: r.Name, Width: r.Width, Height: r.Height, Bandwidth: r.Bandwidth, Playlist: r.Playlist})
+	}
+	mediaJSON, _ := json.Marshal(info)
+	captionStatus, captionReason := CaptionPending, ""
+	if !res.HasAudio {
+		captionStatus, captionReason = CaptionNone, noSoundReason
+	}
+	_, err = p.Clips.db.Writer().Exec(ctx, `UPDATE clips SET status = ?, progress = 100, duration_ms = ?, width = ?, height = ?,
+		has_video = ?, has_audio = ?, media_json = ?, caption_status = ?, caption_reason = ?, failure_code = '', failure_reason = '', updated_at = ? WHERE id = ?`,
+		StatusReady, res.Duration.Milliseconds(), res.Width, res.Height, res.HasVideo, res.HasAudio, string(mediaJSON), captionStatus, captionReason,
+		sqldb.Millis(p.Clips.now()), clipID)
+	if err != nil {
+		return fmt.Errorf("mark clip %s ready: %w", clipID, err)
+	}
+	p.changed(ctx, clipID)
+	p.Log.Info("Clip ready.", "clip_id", clipID, "duration_ms", res.Duration.Milliseconds(), "renditions", len(res.Renditions))
+	if res.HasAudio && p.Queue != nil {
+		if err := p.Queue.EnqueueCaptions(ctx, clipID); err != nil {
+			p.Log.Warn("Could not queue captions.", "clip_id", clipID, "error", err)
+		}
+	}
+	return nil
+}
+
+// fetch copies a stored object to a local file.
+func (p *Pipeline) fetch(ctx context.Context, key, path string) error {
+	obj, err := p.Store.Open(ctx, key)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", key, err)
+	}
+	defer obj.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, obj); err != nil {
+		f.Close()
+		return fmt.Errorf("copy %s: %w", key, err)
+	}
+	return f.Close()
+}
+
+// DeleteObjects removes everything stored for a clip (Clips.OnDelete).
+func (p *Pipeline) DeleteObjects(ctx context.Context, clipID string) error {
+	return p.Store.DeletePrefix(ctx, clipPrefix(clipID))
+}

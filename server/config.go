@@ -1,0 +1,182 @@
+package server
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything an operator can set, by flag or FILMROOM_*
+// environment variable (a flag wins over the variable).
+type Config struct {
+	Listen        string
+	DataDir       string
+	DatabaseURL   string
+	BaseURL       string
+	Migrate       bool
+	MaxUploadSize int64
+	// AllowedOrigins may open websockets and send changes, besides BaseURL.
+	AllowedOrigins []string
+	// S3 storage; empty Bucket means the local data folder.
+	S3Endpoint, S3Region, S3Bucket, S3AccessKey, S3SecretKey, S3Prefix string
+	S3PathStyle                                                        bool
+	// NATSURL, when set, fans live room events out between nodes.
+	NATSURL string
+	// Workers is how many media jobs run at once in this process (0: none).
+	Workers int
+	// FFmpegThreads is how many threads one ffmpeg job uses (0: all cores).
+	FFmpegThreads int
+	// TranscodeTimeout bounds one transcode.
+	TranscodeTimeout time.Duration
+	// CaptionEngine: auto, pocketsphinx, whisper, aws-transcribe or none.
+	CaptionEngine string
+	WhisperBin    string
+	WhisperModel  string
+	// CaptionsLanguage is the BCP 47 tag the speech engine transcribes.
+	CaptionsLanguage string
+	// AdminEmail and AdminPassword create the first admin at start when no
+	// account exists (for unattended installs).
+	AdminEmail, AdminPassword string
+	LogLevel                  string
+	LogFormat                 string
+
+	raw *rawConfig
+}
+
+// envName turns a flag name into its variable: "data-dir" → FILMROOM_DATA_DIR.
+func envName(flagName string) string {
+	return "FILMROOM_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+type binder struct {
+	fs *flag.FlagSet
+}
+
+func (b binder) str(p *string, name, def, usage string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		def = v
+	}
+	b.fs.StringVar(p, name, def, usage+" ["+envName(name)+"]")
+}
+
+func (b binder) boolean(p *bool, name string, def bool, usage string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		if parsed, err := strconv.ParseBool(v); err == nil {
+			def = parsed
+		}
+	}
+	b.fs.BoolVar(p, name, def, usage+" ["+envName(name)+"]")
+}
+
+func (b binder) integer(p *int, name string, def int, usage string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		if parsed, err := strconv.Atoi(v); err == nil {
+			def = parsed
+		}
+	}
+	b.fs.IntVar(p, name, def, usage+" ["+envName(name)+"]")
+}
+
+func (b binder) duration(p *time.Duration, name string, def time.Duration, usage string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		if parsed, err := time.ParseDuration(v); err == nil {
+			def = parsed
+		}
+	}
+	b.fs.DurationVar(p, name, def, usage+" ["+envName(name)+"]")
+}
+
+// Bind registers the configuration flags on fs. Call Finish after parsing.
+func (c *Config) Bind(fs *flag.FlagSet) {
+	b := binder{fs: fs}
+	b.str(&c.Listen, "listen", ":8080", "address to serve HTTP on")
+	b.str(&c.DataDir, "data-dir", "./data", "folder for the SQLite database, uploads and media (when not on S3)")
+	b.str(&c.DatabaseURL, "database", "", "database: sqlite:<path> or postgres://user@host/db (default: sqlite in the data folder)")
+	b.str(&c.BaseURL, "base-url", "http://localhost:8080", "public address of this site, for links and origin checks")
+	b.boolean(&c.Migrate, "migrate", true, "apply pending database migrations at start (false: refuse to start on an old schema)")
+	var maxUpload string
+	b.str(&maxUpload, "max-upload", "4GiB", "largest upload accepted (e.g. 500MiB, 4GiB)")
+	var origins string
+	b.str(&origins, "allowed-origins", "", "comma-separated extra origins allowed to open live rooms and send changes")
+	b.str(&c.S3Endpoint, "s3-endpoint", "", "S3 endpoint URL (empty: AWS); set with --s3-bucket to keep media in S3")
+	b.str(&c.S3Region, "s3-region", "us-east-1", "S3 region")
+	b.str(&c.S3Bucket, "s3-bucket", "", "S3 bucket for media (empty: the local data folder)")
+	b.str(&c.S3AccessKey, "s3-access-key", "", "S3 access key (empty: the AWS default credential chain)")
+	b.str(&c.S3SecretKey, "s3-secret-key", "", "S3 secret key")
+	b.str(&c.S3Prefix, "s3-prefix", "", "key prefix inside the bucket")
+	b.boolean(&c.S3PathStyle, "s3-path-style", false, "use path-style S3 addressing (MinIO and most S3-compatible stores)")
+	b.str(&c.NATSURL, "nats-url", "", "NATS server for live rooms across several nodes (empty: in-process)")
+	b.integer(&c.Workers, "workers", 1, "media jobs to run at once in this process (0: leave jobs to 'filmroom worker' nodes)")
+	b.integer(&c.FFmpegThreads, "ffmpeg-threads", 0, "threads per ffmpeg job (0: every core)")
+	b.duration(&c.TranscodeTimeout, "transcode-timeout", 2*time.Hour, "longest one transcode may run")
+	b.str(&c.CaptionEngine, "captions-engine", "auto", "speech engine for captions: auto, pocketsphinx, whisper, aws-transcribe or none")
+	b.str(&c.WhisperBin, "whisper-bin", "whisper-cli", "whisper.cpp command-line program (captions engine whisper)")
+	b.str(&c.WhisperModel, "whisper-model", "", "whisper.cpp model file (captions engine whisper)")
+	b.str(&c.CaptionsLanguage, "captions-language", "en", "language the speech engine transcribes, as a BCP 47 tag (pocketsphinx: en only)")
+	b.str(&c.AdminEmail, "admin-email", "", "create this admin at start when there is no account yet")
+	b.str(&c.AdminPassword, "admin-password", "", "password for --admin-email")
+	b.str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	b.str(&c.LogFormat, "log-format", "text", "text or json")
+	c.raw = &rawConfig{maxUpload: &maxUpload, origins: &origins}
+}
+
+type rawConfig struct{ maxUpload, origins *string }
+
+// Finish derives the settings that need parsing, after flags are parsed.
+func (c *Config) Finish() error {
+	if c.raw != nil {
+		n, err := ParseSize(*c.raw.maxUpload)
+		if err != nil {
+			return fmt.Errorf("--max-upload: %w", err)
+		}
+		c.MaxUploadSize = n
+		for _, o := range strings.Split(*c.raw.origins, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				c.AllowedOrigins = append(c.AllowedOrigins, strings.TrimRight(o, "/"))
+			}
+		}
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
+		return fmt.Errorf("--base-url %q must start with http:// or https://", c.BaseURL)
+	}
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = "sqlite:" + filepath.Join(c.DataDir, "filmroom.db")
+	}
+	if c.MaxUploadSize <= 0 {
+		c.MaxUploadSize = 4 << 30
+	}
+	return nil
+}
+
+// Origins returns every origin allowed to open live rooms and send changes.
+func (c *Config) Origins() []string {
+	return append([]string{c.BaseURL}, c.AllowedOrigins...)
+}
+
+// ParseSize reads "4GiB", "500MiB", "10MB" or a plain byte count.
+func ParseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+			if err != nil || n <= 0 {
+				return 0, fmt.Errorf("%q is not a size like 4GiB", s)
+			}
+			return int64(n * float64(u.mult)), nil
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a size like 4GiB", s)
+	}
+	return n, nil
+}
