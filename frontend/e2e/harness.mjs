@@ -203,3 +203,17 @@ export async function screenshot(page, name) {
   await page.screenshot({ path, fullPage: true });
   return path;
 }
+
+/**
+ * expectCount waits until locator matches exactly n elements (pages render
+ * asynchronously after a click or a fetch) and fails with what it saw.
+ */
+export async function expectCount(locator, n, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  let seen = await locator.count();
+  while (seen !== n && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    seen = await locator.count();
+  }
+  if (seen !== n) throw new Error(`expected ${n} of ${locator}, saw ${seen}`);
+}

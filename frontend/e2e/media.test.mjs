@@ -11,7 +11,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { axeViolations, expectPage, launchBrowser, newPage, resultsDir, screenshot, startServer } from './harness.mjs';
+import { axeViolations, expectCount, expectPage, launchBrowser, newPage, resultsDir, screenshot, startServer } from './harness.mjs';
 
 const teacher = { name: 'Tess Teacher', email: 'tess@school.test', password: 'a long practice passphrase' };
 const title = 'Forces lesson, period 2';
@@ -149,7 +149,7 @@ test('upload with a network drop, processing, and review playback', async (t) =>
 
     // Search and sort are client-side.
     await page.getByLabel('Search by title').fill('period 2');
-    assert.equal(await page.locator('.clip-card').count(), 1);
+    await expectCount(page.locator('.clip-card'), 1);
     await page.getByLabel('Search by title').fill('no such lesson');
     await page.getByText('No clip title matches').waitFor();
     await page.getByLabel('Search by title').fill('');
@@ -351,7 +351,7 @@ test('an upload interrupted by a reload continues when the same file is picked a
   await card.getByRole('button', { name: 'Delete Reloaded lesson' }).click();
   await dialog.getByRole('button', { name: 'Delete for good' }).click();
   await page.getByText('“Reloaded lesson” was deleted.').waitFor();
-  assert.equal(await page.locator('.clip-card', { hasText: 'Reloaded lesson' }).count(), 0);
+  await expectCount(page.locator('.clip-card', { hasText: 'Reloaded lesson' }), 0);
   const real = problems.filter((p) => !expectedNoise.test(p));
   assert.deepEqual(real, [], 'no page errors');
   await context.close();

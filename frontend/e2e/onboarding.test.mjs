@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { axeViolations, expectPage, launchBrowser, newPage, screenshot, startServer } from './harness.mjs';
+import { axeViolations, expectCount, expectPage, launchBrowser, newPage, screenshot, startServer } from './harness.mjs';
 
 const admin = { name: 'Ada Admin', email: 'ada@school.test', password: 'correct horse battery staple' };
 const teacher = { name: 'Tom Teacher', email: 'tom@school.test', password: 'tom likes long passphrases' };
@@ -165,7 +165,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await expectPage(pb, group.name);
     await pb.locator('.member', { hasText: teacher.name }).waitFor();
     await pb.locator('.member', { hasText: admin.name }).waitFor();
-    assert.equal(await pb.locator('.member').count(), 2);
+    await expectCount(pb.locator('.member'), 2);
     // A teacher sees roles but cannot manage members or invite.
     assert.equal(await pb.getByRole('button', { name: 'Create invite link' }).count(), 0);
     await accessible(pb, 'group as teacher (mobile)');
@@ -177,7 +177,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await pa.goto(groupURL);
     await expectPage(pa, group.name);
     await pa.locator('.member', { hasText: teacher.name }).waitFor();
-    assert.equal(await pa.locator('.member').count(), 2);
+    await expectCount(pa.locator('.member'), 2);
     await pa.getByLabel(`Role for ${teacher.name}`).waitFor();
     await accessible(pa, 'group as facilitator');
     await screenshot(pa, '11-group-facilitator');
@@ -241,7 +241,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await screenshot(pb, '14-invite-signed-in-mobile');
     await pb.getByRole('button', { name: 'Join Coaching caseload' }).click();
     await expectPage(pb, 'Coaching caseload');
-    assert.equal(await pb.locator('.member').count(), 2);
+    await expectCount(pb.locator('.member'), 2);
   });
 
   await t.test('a facilitator removes a member', async () => {
@@ -251,7 +251,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     pa.once('dialog', (d) => d.accept());
     await pa.getByRole('button', { name: `Remove ${teacher.name} from the group` }).click();
     await pa.getByText(`${teacher.name} was removed from the group.`).or(pa.locator('main [role="alert"]')).first().waitFor();
-    assert.equal(await pa.locator('.member').count(), 1);
+    await expectCount(pa.locator('.member'), 1);
   });
 
   await t.test('broken and unknown addresses explain themselves', async () => {
