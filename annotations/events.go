@@ -33,6 +33,10 @@ const (
 	EventReplyCreated      = "reply.created"
 	EventReplyUpdated      = "reply.updated"
 	EventReplyDeleted      = "reply.deleted"
+	// EventCaptionsChanged carries the clip's caption state (job status and
+	// tracks, as GET /clips/{id}/captions returns it) after an edit, an
+	// upload, a revert or a step of the automatic captions job.
+	EventCaptionsChanged = "captions.changed"
 )
 
 // VisibleTo reports whether a user may receive the event.

@@ -34,6 +34,7 @@ func (h *Handler) captionRoutes(g *echo.Group) {
 	g.GET("/clips/:id/captions/:lang/cues", h.getCues)
 	g.PUT("/clips/:id/captions/:lang/cues", h.putCues)
 	g.POST("/clips/:id/captions/:lang/revert", h.revertCaptions)
+	g.POST("/clips/:id/captions/generate", h.generateCaptions)
 	g.GET("/clips/:id/captions/:lang/transcript", h.getTranscript)
 	g.GET("/search/transcripts", h.searchTranscripts)
 }
@@ -331,6 +332,34 @@ func (h *Handler) revertCaptions(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"track": track})
+}
+
+// generateCaptions queues the automatic captions of a clip again: after a
+// failure, after the operator installed or changed the speech engine, or
+// to replace a poor machine version. An edited version stays current (the
+// job never overwrites a person's work); the owner can go back to the new
+// machine version.
+func (h *Handler) generateCaptions(c echo.Context) error {
+	a, err := accounts.RequireActor(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	clip, _, err := h.captions.authorize(ctx, a, accounts.ClipEdit, c.Param("id"), "")
+	if err != nil {
+		return err
+	}
+	if h.captionJob == nil {
+		return apperr.New(apperr.ErrConflict, "captions_unavailable", "automatic captions are not available on this server; you can upload a caption file (WebVTT or SRT)")
+	}
+	if err := h.captionJob.Requeue(ctx, clip); err != nil {
+		return err
+	}
+	st, err := h.captions.State(ctx, clip.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, map[string]any{"captions": st})
 }
 
 func (h *Handler) deleteCaptions(c echo.Context) error {

@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/filmroom/filmroom/internal/apperr"
+	"github.com/filmroom/filmroom/internal/sqldb"
 	"github.com/filmroom/filmroom/media/captions"
 )
 
@@ -111,6 +112,47 @@ func (j *CaptionJob) Caption(ctx context.Context, clipID string, attempt, maxAtt
 		return err
 	}
 	log.Info("Clip captioned.", "lang", lang, "engine", j.Engine.Name(), "words", len(words), "cues", len(cues))
+	return nil
+}
+
+// Requeue queues the clip's automatic captions again, after checking that
+// they can be made: the clip is ready, has sound, the engine is usable and
+// no captioning is under way already.
+func (j *CaptionJob) Requeue(ctx context.Context, c Clip) error {
+	conflict := func(code, msg string) error { return apperr.New(apperr.ErrConflict, code, msg) }
+	switch {
+	case c.Status != StatusReady:
+		return conflict("not_ready", "this clip is still being processed; it is captioned automatically once it is ready")
+	case !c.HasAudio:
+		return conflict("no_audio", noSoundReason)
+	case j.Engine == nil:
+		msg := "automatic captions are not available on this server"
+		if j.EngineErr != nil {
+			msg += ": " + j.EngineErr.Error()
+		}
+		return conflict("captions_unavailable", msg+"; you can upload a caption file (WebVTT or SRT)")
+	case j.Engine.Name() == captions.EngineNone:
+		return conflict("captions_unavailable", "automatic captions are switched off on this server; you can upload a caption file (WebVTT or SRT)")
+	case j.Pipeline.Queue == nil:
+		return conflict("captions_unavailable", "this server has no job queue for automatic captions")
+	}
+	// Claim the clip: only a clip not already queued or running moves to
+	// pending, so two quick requests queue one job.
+	res, err := j.Pipeline.Clips.db.Writer().Exec(ctx, `UPDATE clips SET caption_status = ?, caption_progress = 0, caption_reason = '', updated_at = ?
+		WHERE id = ? AND status = ? AND caption_status NOT IN (?, ?)`,
+		CaptionPending, sqldb.Millis(j.Pipeline.Clips.now()), c.ID, StatusReady, CaptionPending, CaptionRunning)
+	if err != nil {
+		return fmt.Errorf("queue captions of clip %s: %w", c.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return conflict("captions_busy", "captions for this clip are being made already")
+	}
+	if err := j.Pipeline.Queue.EnqueueCaptionsAgain(ctx, c.ID); err != nil {
+		// Say so on the clip rather than leave it pending for ever.
+		_ = j.Captions.setJobState(context.WithoutCancel(ctx), c.ID, CaptionFailed, 0, "Captions could not be queued; try again.")
+		return fmt.Errorf("queue captions of clip %s: %w", c.ID, err)
+	}
+	j.Captions.changed(ctx, c.ID)
 	return nil
 }
 

@@ -20,6 +20,9 @@ type Handler struct {
 	// MasterDecorator may append to a clip's master playlist (the captions
 	// step adds its subtitles group there).
 	MasterDecorator func(ctx context.Context, clipID string, master *bytes.Buffer)
+	// captionJob makes automatic captions again on request; nil when this
+	// handler has no job queue (then that request is refused).
+	captionJob *CaptionJob
 }
 
 // NewHandler returns the clip API handler. Caption tracks are added to
@@ -28,6 +31,14 @@ func NewHandler(clips *Clips, store storage.Store) *Handler {
 	h := &Handler{clips: clips, store: store, captions: NewCaptions(clips, store)}
 	h.MasterDecorator = h.captions.DecorateMaster
 	return h
+}
+
+// UseCaptionJob shares the node's caption store and job with the handler,
+// so that changes made over HTTP reach the same change hook as the job's
+// and owners can ask for automatic captions again.
+func (h *Handler) UseCaptionJob(j *CaptionJob) {
+	h.captionJob, h.captions = j, j.Captions
+	h.MasterDecorator = j.Captions.DecorateMaster
 }
 
 // Routes registers the clip routes on g (mounted at /api/v1).

@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/filmroom/filmroom/internal/id"
 	"github.com/filmroom/filmroom/internal/sqldb"
 )
 
@@ -30,6 +31,10 @@ func (ProcessArgs) Kind() string { return "media.process" }
 // CaptionsArgs is the job that captions a ready clip.
 type CaptionsArgs struct {
 	ClipID string `json:"clip_id" river:"unique"`
+	// Request tells a person's request to caption again from the automatic
+	// job (empty), so the queue does not drop it as a duplicate of a job it
+	// still records as running.
+	Request string `json:"request,omitempty" river:"unique"`
 }
 
 // Kind names the job type in River.
@@ -163,6 +168,11 @@ func (j *Jobs) EnqueueProcess(ctx context.Context, clipID string) error {
 // EnqueueCaptions queues captioning of a clip.
 func (j *Jobs) EnqueueCaptions(ctx context.Context, clipID string) error {
 	return j.insert(ctx, CaptionsArgs{ClipID: clipID})
+}
+
+// EnqueueCaptionsAgain queues captioning of a clip that a person asked for.
+func (j *Jobs) EnqueueCaptionsAgain(ctx context.Context, clipID string) error {
+	return j.insert(ctx, CaptionsArgs{ClipID: clipID, Request: id.New()})
 }
 
 // Start runs the workers until Stop.

@@ -35,6 +35,9 @@ func mediaKey(clipID, rel string) string {
 type Enqueuer interface {
 	EnqueueProcess(ctx context.Context, clipID string) error
 	EnqueueCaptions(ctx context.Context, clipID string) error
+	// EnqueueCaptionsAgain queues captioning that a person asked for, even
+	// while the queue still records an earlier captions job of the clip.
+	EnqueueCaptionsAgain(ctx context.Context, clipID string) error
 }
 
 // Pipeline turns finished uploads into playable clips.

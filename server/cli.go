@@ -16,8 +16,14 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/filmroom/filmroom/accounts"
+	"github.com/filmroom/filmroom/annotations"
+	"github.com/filmroom/filmroom/annotations/live"
+	"github.com/filmroom/filmroom/annotations/live/bus"
 	"github.com/filmroom/filmroom/frontend"
+	"github.com/filmroom/filmroom/internal/id"
 	"github.com/filmroom/filmroom/internal/sqldb"
 	"github.com/filmroom/filmroom/media"
 )
@@ -227,6 +233,19 @@ func cmdWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Caption changes go to the rooms' log; with NATS the serve nodes hear
+	// of them at once, without it at their next repair (10 s).
+	var publish func(context.Context, annotations.Event) error
+	if cfg.NATSURL != "" {
+		nc, err := nats.Connect(cfg.NATSURL, nats.Name("filmroom-worker"), nats.MaxReconnects(-1), nats.Timeout(10*time.Second))
+		if err != nil {
+			return fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
+		}
+		defer nc.Close()
+		b, node := bus.NewNATS(nc), "worker-"+id.New()
+		publish = func(ctx context.Context, e annotations.Event) error { return live.PublishEvent(ctx, b, node, e) }
+	}
+	mp.captions.Captions.OnChange = captionEvents(mp.captions.Captions, annotations.NewEventLog(db), publish, log)
 	if err := mp.start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}

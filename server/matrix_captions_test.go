@@ -65,6 +65,10 @@ func captionsMatrixRoutes() []route {
 			body: body(`{"cues":[{"start_ms":1000,"end_ms":3000,"text":"What is a fraction?"}]}`), want: statuses(200, 403, 403, 404, 404, 401, 404)},
 		{method: "POST", pattern: "/api/v1/clips/:id/captions/:lang/revert", prepare: seeded("/api/v1/clips/{C}/captions/en/revert"),
 			want: statuses(200, 403, 403, 404, 404, 401, 404)},
+		// The matrix clip is not ready, so the owner passes the check and
+		// hears why nothing is queued.
+		{method: "POST", pattern: "/api/v1/clips/:id/captions/generate", path: "/api/v1/clips/{C}/captions/generate",
+			want: statuses(409, 403, 403, 404, 404, 401, 404)},
 		{method: "GET", pattern: "/api/v1/clips/:id/captions/:lang/transcript", prepare: seeded("/api/v1/clips/{C}/captions/en/transcript"), want: view},
 		{method: "GET", pattern: "/api/v1/search/transcripts", path: "/api/v1/search/transcripts?q=fraction", want: all(200, 401)},
 	}

@@ -32,6 +32,8 @@ type mediaParts struct {
 	pipeline *media.Pipeline
 	jobs     *media.Jobs
 	uploads  *upload.Uploads
+	// captions is the caption job, whose store the HTTP handler shares.
+	captions *media.CaptionJob
 }
 
 func s3Config(cfg Config) storage.S3Config {
@@ -73,7 +75,7 @@ func newMedia(ctx context.Context, cfg Config, db *sqldb.DB, clips *media.Clips,
 	}
 	p.Queue = jobs
 	clips.OnDelete = p.DeleteObjects
-	m := &mediaParts{store: store, pipeline: p, jobs: jobs}
+	m := &mediaParts{store: store, pipeline: p, jobs: jobs, captions: captioner}
 	if withUploads {
 		ucfg := upload.Config{
 			BasePath: uploadsPath,
@@ -169,13 +171,7 @@ func newCaptioner(cfg Config, clips *media.Clips, store storage.Store, p *media.
 	if lang, err = media.ParseLanguage(lang); err != nil {
 		return nil, fmt.Errorf("--captions-language: %w", err)
 	}
-	cs := media.NewCaptions(clips, store)
-	cs.OnChange = func(ctx context.Context, clipID string) {
-		if p.OnChange != nil {
-			p.OnChange(ctx, clipID)
-		}
-	}
-	job := &media.CaptionJob{Pipeline: p, Captions: cs, Language: lang}
+	job := &media.CaptionJob{Pipeline: p, Captions: media.NewCaptions(clips, store), Language: lang}
 	job.Engine, job.EngineErr = captions.New(ccfg)
 	if job.EngineErr == nil && job.Engine.Name() == captions.EngineAWSTranscribe && cfg.S3Bucket == "" {
 		job.EngineErr = fmt.Errorf("%w: aws-transcribe reads media from S3; keep media in S3 (--s3-bucket) to use it", captions.ErrEngineNotFound)

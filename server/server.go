@@ -84,6 +84,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	}
 	s.live = lp
 	s.OnClose(lp.close)
+	mp.captions.Captions.OnChange = captionEvents(mp.captions.Captions, annotations.NewEventLog(d.DB),
+		func(ctx context.Context, e annotations.Event) error { lp.hub.Publish(ctx, e); return nil }, d.Log)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -120,7 +122,9 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	accountsHTTP := accounts.NewHandler(s.Accounts, cfg.BaseURL)
 	api := e.Group("/api/v1", originCheck(cfg.Origins()), accountsHTTP.Authenticate())
 	accountsHTTP.Routes(api)
-	media.NewHandler(s.Clips, mp.store).Routes(api)
+	mediaHTTP := media.NewHandler(s.Clips, mp.store)
+	mediaHTTP.UseCaptionJob(mp.captions)
+	mediaHTTP.Routes(api)
 	mp.routes(api)
 	annotations.NewHandler(lp.annotations).Routes(api)
 	live.NewHandler(lp.hub).Routes(api)

@@ -198,6 +198,16 @@ func (h *Hub) Publish(ctx context.Context, e annotations.Event) {
 	}
 }
 
+// PublishEvent announces a committed event on a bus from a process that
+// runs no hub (a media worker), so the rooms on every node deliver it at
+// once instead of at their next repair. node names the sender; it must
+// differ from every hub's NodeID.
+func PublishEvent(ctx context.Context, b Bus, node string, e annotations.Event) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return b.Publish(ctx, e.ClipID, mustJSON(envelope{Node: node, Kind: kindEvent, Event: toWire(e)}))
+}
+
 // Close disconnects every client with 1001 (going away), waits for their
 // goroutines and stops the repair loop. It does not close the bus.
 func (h *Hub) Close() error {
