@@ -25,6 +25,7 @@ import { apiFor } from './api.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const teacher = { name: 'Tess Teacher', email: 'tess@school.test', password: 'a long practice passphrase' };
+const colleague = { name: 'Cole Colleague', email: 'cole@school.test', password: 'another practice passphrase' };
 const title = 'Counting lesson';
 /** SPOKEN_MS is where "three" is said: after 2.5 s of silence. */
 const SPOKEN_MS = 2500;
@@ -204,6 +205,22 @@ test('captions, transcript, transcript search and standard exports', async (t) =
     await waitNear(page, SPOKEN_MS);
   });
 
+  // A colleague watches the lesson while the owner works on its captions.
+  const B = await newPage(browser);
+  await t.test('a colleague the lesson is shared with opens it', async () => {
+    const { group } = await json(context, 'POST', '/api/v1/groups', { name: 'Counting cohort', description: '' });
+    const { invitation } = await json(context, 'POST', `/api/v1/groups/${group.id}/invitations`, { role: 'peer' });
+    await B.page.goto(server.baseURL + '/signin'); // the context gets its cookies from the server
+    await json(B.context, 'POST', `/api/v1/invitations/${invitation.token}/accept`, colleague);
+    await json(context, 'PUT', `/api/v1/clips/${clipId}/audience`, { group_ids: [group.id] });
+    await B.page.goto(`${server.baseURL}/clips/${clipId}`);
+    await expectPage(B.page, title);
+    await waitVideo(B.page);
+    await shownCues(B.page, /three/);
+    assert.equal(await B.page.getByRole('button', { name: 'Edit captions' }).count(), 0, 'only the owner edits captions');
+    assert.equal(await B.page.getByRole('button', { name: 'Make automatic captions again' }).count(), 0);
+  });
+
   await t.test('the owner corrects a cue and the player shows the correction', async () => {
     await page.getByRole('button', { name: 'Edit captions' }).click();
     const editor = page.getByRole('region', { name: 'Edit captions' });
@@ -230,6 +247,10 @@ test('captions, transcript, transcript search and standard exports', async (t) =
     await editor.getByText('Everyone sees the captions edited by Tess Teacher now.').waitFor();
     // The transcript follows the edit.
     await page.getByRole('region', { name: 'Transcript' }).locator('[data-w]', { hasText: 'counting' }).waitFor();
+    // The colleague's open page follows it too, without a reload.
+    assert.deepEqual(await shownCues(B.page, /counting/), ['Three & counting']);
+    await B.page.getByRole('region', { name: 'Transcript' }).locator('[data-w]', { hasText: 'counting' }).waitFor();
+    await B.page.getByText('Captions corrected by Tess Teacher.').waitFor();
 
     // The server's checks name the cue; the editor shows it there.
     const start = cue.getByLabel('Start');
@@ -249,6 +270,19 @@ test('captions, transcript, transcript search and standard exports', async (t) =
     await editor.getByText('The automatic captions are back. Your edited version is kept.').waitFor();
     const machine = await shownCues(page, /three/, /counting/);
     assert.ok(!machine.some((x) => /counting/.test(x)), `cues after revert: ${machine}`);
+    await shownCues(B.page, /three/, /counting/);
+
+    // Made again by the speech engine: queued, then back with a new machine version.
+    const panel = page.getByRole('region', { name: 'Transcript' });
+    page.once('dialog', (d) => d.accept());
+    await panel.getByRole('button', { name: 'Make automatic captions again' }).click();
+    await panel.getByText('Automatic captions are queued again.').waitFor();
+    await panel.getByRole('button', { name: 'Make automatic captions again' }).waitFor({ timeout: 60_000 });
+    const { captions } = await json(context, 'GET', `/api/v1/clips/${clipId}/captions`);
+    assert.equal(captions.status, 'ready', JSON.stringify(captions));
+    assert.equal(captions.tracks[0].current, 'machine');
+    await shownCues(page, /three/, /counting/);
+    await B.page.close();
   });
 
   await t.test('the annotation exports read as WebVTT in Chromium and as W3C Web Annotations', async () => {

@@ -6,6 +6,7 @@
 import { flushSync, mount, unmount } from 'svelte';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import TranscriptPanel from './TranscriptPanel.svelte';
+import { reactiveProps } from './reactiveProps.svelte';
 import { Api, type Clip } from '../lib/api';
 import { CaptionsApi, type CaptionState, type CaptionTrackState, type TranscriptWord } from '../lib/captionsApi';
 import type { PlayerController, PlayerState } from '../lib/player';
@@ -34,9 +35,10 @@ const words: TranscriptWord[] = [
   { start_ms: 9000, end_ms: 9500, text: 'Three!', confidence: 1 },
 ];
 
-function setup(state: CaptionState) {
-  const fetch = vi.fn(async (url: string) => {
+function setup(state: CaptionState, opts: { canEdit?: boolean; generate?: () => Response } = {}) {
+  const fetch = vi.fn(async (url: string, init?: RequestInit) => {
     const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+    if (url.endsWith('/captions/generate') && init?.method === 'POST' && opts.generate) return opts.generate();
     if (url.endsWith('/captions')) return json(200, { captions: state });
     if (url.endsWith('/captions/en/transcript')) return json(200, { version: 'machine', transcript: { version: 1, words } });
     return json(404, { error: { code: 'not_found', message: 'not found' } });
@@ -65,7 +67,16 @@ function setup(state: CaptionState) {
   const target = document.createElement('div');
   document.body.append(target);
   const captions = new CaptionsApi(new Api({ fetch, cookies: () => '' }));
-  const app = mount(TranscriptPanel, { target, props: { clip, controller, captions } });
+  const changes: number[] = [];
+  const props = reactiveProps({
+    clip: { ...clip, has_audio: true } as Clip,
+    controller,
+    captions,
+    canEdit: opts.canEdit ?? false,
+    onchanged: () => changes.push(Date.now()),
+    live: null as CaptionState | null,
+  });
+  const app = mount(TranscriptPanel, { target, props });
   const q = <T extends Element>(sel: string) => target.querySelector<T>(sel);
   const all = (sel: string) => [...target.querySelectorAll<HTMLElement>(sel)];
   const button = (name: string) => all('button').find((b) => b.textContent?.trim() === name);
@@ -73,7 +84,10 @@ function setup(state: CaptionState) {
     unmount(app);
     target.remove();
   };
-  return { target, q, all, button, moveTo, seeks, cleanup };
+  const setState = (next: CaptionState) => {
+    state = next;
+  };
+  return { target, q, all, button, moveTo, seeks, cleanup, fetch, props, changes, setState };
 }
 
 let cleanup: (() => void) | null = null;
@@ -184,5 +198,66 @@ describe('TranscriptPanel', () => {
     s.button('Follow playback')!.click();
     flushSync();
     expect(s.button('Follow playback')).toBeUndefined();
+  });
+
+  it('takes a change announced in the live room and reloads the player only when a track changed', async () => {
+    const s = setup({ status: 'ready', progress: 100, tracks: [track] });
+    cleanup = s.cleanup;
+    await vi.waitFor(() => expect(s.all('[data-w]')).toHaveLength(6));
+    const transcripts = () => s.fetch.mock.calls.filter(([u]) => String(u).endsWith('/transcript')).length;
+    expect(transcripts()).toBe(1);
+
+    // The same state again (our own save, announced back): nothing reloads.
+    s.props.live = { status: 'ready', progress: 100, tracks: [track] };
+    flushSync();
+    expect(s.changes).toHaveLength(0);
+
+    // The owner's edit, seen from another viewer's page.
+    const edited: CaptionTrackState = { ...track, current: 'edited', has_edited: true, edited_by: { id: 'u1', name: 'Tess' }, updated_at: '2026-03-01T10:05:00Z' };
+    s.props.live = { status: 'ready', progress: 100, tracks: [edited] };
+    flushSync();
+    expect(s.changes).toHaveLength(1);
+    await vi.waitFor(() => expect(transcripts()).toBe(2));
+    expect(s.target.textContent).toContain('Tess');
+  });
+
+  it('lets the owner make the automatic captions again and says when that cannot work', async () => {
+    let answer = new Response(JSON.stringify({ captions: { status: 'pending', progress: 0, tracks: [] } }), {
+      status: 202,
+      headers: { 'Content-Type': 'application/json' },
+    });
+    const s = setup(
+      { status: 'failed', progress: 0, reason: 'The speech engine failed on this clip (3 tries).', tracks: [] },
+      {
+        canEdit: true,
+        generate: () => {
+          if (answer.status === 202) s.setState({ status: 'pending', progress: 0, tracks: [] });
+          return answer;
+        },
+      },
+    );
+    cleanup = s.cleanup;
+    await vi.waitFor(() => expect(s.button('Make automatic captions again')).toBeTruthy());
+    s.button('Make automatic captions again')!.click();
+    await vi.waitFor(() => expect(s.target.textContent).toContain('Automatic captions are queued again.'));
+    expect(s.q('[role="progressbar"]')).not.toBeNull();
+    expect(s.button('Make automatic captions again')).toBeUndefined(); // not while it is under way
+
+    // A refusal is shown as the server words it.
+    s.props.live = { status: 'none', progress: 0, reason: 'Automatic captions are switched off on this server.', tracks: [] };
+    flushSync();
+    answer = new Response(JSON.stringify({ error: { code: 'captions_unavailable', message: 'automatic captions are switched off on this server' } }), {
+      status: 409,
+      headers: { 'Content-Type': 'application/json' },
+    });
+    s.button('Make automatic captions again')!.click();
+    await vi.waitFor(() => expect(s.q('[role="alert"]')?.textContent).toMatch(/captions are switched off on this server/));
+  });
+
+  it('offers no new captions to a viewer who cannot edit', async () => {
+    const s = setup({ status: 'failed', progress: 0, tracks: [] });
+    cleanup = s.cleanup;
+    await vi.waitFor(() => expect(s.target.textContent).toContain('Automatic captions failed.'));
+    expect(s.button('Make automatic captions again')).toBeUndefined();
   });
 });

@@ -146,6 +146,16 @@ export class CaptionsApi {
     return res.track;
   }
 
+  /**
+   * generate asks for the automatic captions again (the owner only). The
+   * server refuses with a reason when it cannot work: still processing, no
+   * sound, no speech engine, or captions already under way.
+   */
+  async generate(clipId: string): Promise<CaptionState> {
+    const res = await this.#api.request<{ captions: CaptionState }>('POST', `/clips/${seg(clipId)}/captions/generate`);
+    return { ...res.captions, tracks: res.captions.tracks ?? [] };
+  }
+
   /** transcript is the word-level transcript of a track's current version. */
   async transcript(clipId: string, lang: string): Promise<Transcript> {
     const res = await this.#api.request<{ version: string; transcript: Transcript }>(

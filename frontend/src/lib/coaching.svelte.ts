@@ -5,6 +5,7 @@
 // share one source of truth and the page stays the only owner of the player.
 
 import type { Api, Clip } from './api';
+import type { CaptionState } from './captionsApi';
 import {
   CoachingApi,
   type Annotation,
@@ -119,6 +120,8 @@ export class ReviewCoaching {
   /** playBlocked is true when the browser wants a click before following playback can start. */
   playBlocked = $state(false);
   syncError = $state('');
+  /** captions is the latest caption state announced in the room (captions.changed). */
+  captions = $state.raw<CaptionState | null>(null);
   /** pointer is the host's pointer as this follower draws it (null: none shown). */
   pointer = $state<HostPointer | null>(null);
   /** pointing is true while the host shares their pointer (the toggle, or holding P). */
@@ -344,6 +347,10 @@ export class ReviewCoaching {
   #onEvent(e: RoomEvent): void {
     if (e.event.startsWith('sync.')) {
       this.#setSync(e.data as SyncState);
+      return;
+    }
+    if (e.event === 'captions.changed') {
+      this.captions = e.data as CaptionState;
       return;
     }
     // Annotation events are applied together once per frame: a busy room

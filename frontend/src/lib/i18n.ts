@@ -607,6 +607,10 @@ const en = {
   'transcript.none': 'This clip has no automatic captions.',
   'transcript.failed': 'Automatic captions failed.',
   'transcript.noTracks': 'This clip has no captions.',
+  'transcript.again': 'Make automatic captions again',
+  'transcript.againConfirm':
+    'Make the automatic captions again? The new automatic version replaces the old one. An edited version stays the one viewers see; you can switch back to the automatic one in the caption editor.',
+  'transcript.againQueued': 'Automatic captions are queued again.',
   'transcript.noWords': 'The captions have no words to show.',
   'transcript.editCaptions': 'Edit captions',
 

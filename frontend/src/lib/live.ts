@@ -55,7 +55,8 @@ export type EventName =
   | 'sync.seek'
   | 'sync.rate'
   | 'sync.host'
-  | 'sync.end';
+  | 'sync.end'
+  | 'captions.changed';
 
 /** RoomEvent is one durable event with its per-room seq. */
 export interface RoomEvent {
@@ -64,7 +65,10 @@ export interface RoomEvent {
   event: EventName;
   actor_id?: string;
   at: string;
-  /** data is the resource as the REST API returns it, or the SyncState after a sync event. */
+  /**
+   * data is the resource as the REST API returns it, the SyncState after a
+   * sync event, or the clip's CaptionState after captions.changed.
+   */
   data: unknown;
 }
 
