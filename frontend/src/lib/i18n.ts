@@ -653,6 +653,8 @@ const en = {
   'captions.uploadPick': 'Choose a caption file first.',
   'captions.uploaded': 'Uploaded “{file}”: {count} cues.',
   'captions.revert': 'Go back to the automatic captions',
+  'captions.changedWhileEditing':
+    'These captions changed on the server while you were editing. Your changes are kept here; saving makes them the edited version.',
   'captions.reverted': 'The automatic captions are back. Your edited version is kept.',
   'captions.download': 'Download WebVTT',
   'captions.downloadSrt': 'Download SRT',
