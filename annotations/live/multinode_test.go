@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/filmroom/filmroom/annotations"
 	"github.com/filmroom/filmroom/annotations/live"
@@ -121,5 +122,39 @@ func TestTwoNodes(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestPublishEventFromWorker: a process without a hub (a media worker)
+// logs an event and announces it with PublishEvent; a room on a serve node
+// delivers it at once, not at its next repair.
+func TestPublishEventFromWorker(t *testing.T) {
+	t.Parallel()
+	for _, bp := range busPairs() {
+		t.Run(bp.name, func(t *testing.T) {
+			t.Parallel()
+			d := databases(false)[0]
+			db := d.Open(t)
+			az, clip := seed(t, db)
+			e := &env{db: db, az: az, clip: clip}
+			nodeBus, workerBus := bp.make(t)
+			n := e.addNode(t, live.Config{NodeID: "A", RepairInterval: time.Hour}, nodeBus)
+			c := join(t, n, clip, peer, nil)
+			eventually(func() bool { return len(n.hub.RoomMembers(clip)) == 1 })
+
+			ctx := context.Background()
+			ev, err := annotations.NewEventLog(db).Append(ctx, annotations.Event{ClipID: clip, Type: annotations.EventCaptionsChanged,
+				Data: []byte(`{"status":"ready","progress":100,"tracks":[]}`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := live.PublishEvent(ctx, workerBus, "worker-1", ev); err != nil {
+				t.Fatal(err)
+			}
+			m := c.until(isEvent(annotations.EventCaptionsChanged))
+			if m.num("seq") != ev.Seq || m.obj("data").str("status") != "ready" {
+				t.Fatalf("got %v", m)
+			}
+		})
 	}
 }
