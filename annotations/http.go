@@ -178,14 +178,63 @@ func pretty(c echo.Context) bool {
 // client already holds it. The ETag is per viewer scope, so the response
 // is private to the viewer; no-cache makes browsers revalidate every time
 // (a change shows at once) while a revalidation costs no body.
+//
+// A client that accepts gzip gets the view's cached compressed body; the
+// server leaves these routes out of its compression middleware
+// (ServesCompressed).
 func sendView(c echo.Context, v View) error {
 	hd := c.Response().Header()
 	hd.Set("ETag", v.ETag)
 	hd.Set("Cache-Control", "private, no-cache")
+	hd.Add("Vary", "Accept-Encoding")
 	if ETagMatches(c.Request().Header.Get("If-None-Match"), v.ETag) {
 		return c.NoContent(http.StatusNotModified)
 	}
+	if len(v.Body) >= minGzipBytes && acceptsGzip(c.Request().Header.Values("Accept-Encoding")) {
+		hd.Set(echo.HeaderContentEncoding, "gzip")
+		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, v.Gzipped())
+	}
 	return c.JSONBlob(http.StatusOK, v.Body)
+}
+
+// minGzipBytes is the size below which a view is sent as it is (the
+// server's middleware uses the same bound).
+const minGzipBytes = 1024
+
+// ServesCompressed reports whether a request goes to a route that
+// compresses its own answers (the cached views), so that the server's
+// compression middleware must leave it alone.
+func ServesCompressed(method, path string) bool {
+	if method != http.MethodGet || !strings.HasPrefix(path, "/api/v1/clips/") {
+		return false
+	}
+	rest := strings.TrimPrefix(path, "/api/v1/clips/")
+	i := strings.IndexByte(rest, '/')
+	return i > 0 && (rest[i:] == "/annotations" || rest[i:] == "/summary")
+}
+
+// acceptsGzip reports whether Accept-Encoding values allow gzip: listed
+// without q=0, or not listed and "*" allowed.
+func acceptsGzip(values []string) bool {
+	star := false
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			name = strings.ToLower(strings.TrimSpace(name))
+			allowed := true
+			if q, ok := strings.CutPrefix(strings.ReplaceAll(strings.ToLower(params), " ", ""), "q="); ok {
+				f, err := strconv.ParseFloat(q, 64)
+				allowed = err == nil && f > 0
+			}
+			switch name {
+			case "gzip", "x-gzip":
+				return allowed
+			case "*":
+				star = allowed
+			}
+		}
+	}
+	return star
 }
 
 func (h *Handler) create(c echo.Context) error {

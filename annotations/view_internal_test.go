@@ -1,8 +1,12 @@
 package annotations
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
+	"io"
+	"strings"
 	"testing"
 )
 
@@ -55,5 +59,67 @@ func TestViewCacheDoesNotKeepErrors(t *testing.T) {
 	}
 	if calls != 2 {
 		t.Fatalf("computed %d times, want 2 (the error is retried, the value kept)", calls)
+	}
+}
+
+func TestAcceptsGzip(t *testing.T) {
+	for _, tc := range []struct {
+		header []string
+		want   bool
+	}{
+		{nil, false},
+		{[]string{""}, false},
+		{[]string{"gzip"}, true},
+		{[]string{"gzip, deflate, br, zstd"}, true}, // Chromium
+		{[]string{"br;q=1.0, gzip;q=0.8, *;q=0.1"}, true},
+		{[]string{"GZIP"}, true},
+		{[]string{"x-gzip"}, true},
+		{[]string{"identity"}, false},
+		{[]string{"gzip;q=0"}, false},
+		{[]string{"gzip; q=0.000, *"}, false}, // gzip named and refused: * does not bring it back
+		{[]string{"*"}, true},
+		{[]string{"*;q=0"}, false},
+		{[]string{"deflate", "gzip"}, true}, // several header lines
+		{[]string{"gzip;q=abc"}, false},
+	} {
+		if got := acceptsGzip(tc.header); got != tc.want {
+			t.Errorf("acceptsGzip(%q) = %v, want %v", tc.header, got, tc.want)
+		}
+	}
+}
+
+func TestServesCompressed(t *testing.T) {
+	for _, tc := range []struct {
+		method, path string
+		want         bool
+	}{
+		{"GET", "/api/v1/clips/06abc/annotations", true},
+		{"GET", "/api/v1/clips/06abc/summary", true},
+		{"POST", "/api/v1/clips/06abc/annotations", false},
+		{"GET", "/api/v1/clips/06abc/annotations/export", false},
+		{"GET", "/api/v1/clips/06abc/annotations/06def", false},
+		{"GET", "/api/v1/clips//annotations", false},
+		{"GET", "/api/v1/clips/06abc", false},
+	} {
+		if got := ServesCompressed(tc.method, tc.path); got != tc.want {
+			t.Errorf("ServesCompressed(%s %s) = %v, want %v", tc.method, tc.path, got, tc.want)
+		}
+	}
+}
+
+func TestViewGzippedOnce(t *testing.T) {
+	v := newView([]byte(strings.Repeat(`{"body":"Waited five seconds"},`, 100)), `W/"1-x"`)
+	first := v.Gzipped()
+	copied := v // the cache hands out copies; they share the compressed body
+	if &copied.Gzipped()[0] != &first[0] {
+		t.Fatal("a copy of the view compressed its body again")
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(zr)
+	if err != nil || !bytes.Equal(body, v.Body) {
+		t.Fatalf("gunzipped view differs: %v", err)
 	}
 }

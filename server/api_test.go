@@ -1,7 +1,10 @@
 package server
 
 import (
+	"compress/gzip"
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -203,5 +206,40 @@ func TestCompression(t *testing.T) {
 	res := w.doWith(w.people["owner"], "GET", "/api/v1/groups", "", map[string]string{"Accept-Encoding": "gzip"})
 	if res.header.Get("Content-Encoding") != "gzip" {
 		t.Errorf("a long JSON list is not compressed: %v", res.header)
+	}
+
+	// The annotation views send their cached gzip, compressed once: the
+	// body is the same JSON as the one sent to a client without gzip.
+	for i := 0; i < 20; i++ {
+		w.annotationBy("coach")
+	}
+	for _, path := range []string{"/api/v1/clips/{C}/annotations", "/api/v1/clips/{C}/summary"} {
+		plain := w.doWith(w.people["owner"], "GET", w.expand(path), "", nil)
+		if plain.status != 200 || plain.header.Get("Content-Encoding") != "" || !json.Valid([]byte(plain.body)) {
+			t.Fatalf("%s without gzip: %d %v", path, plain.status, plain.header)
+		}
+		if len(plain.body) < 1024 { // small answers go as they are
+			if res := w.doWith(w.people["owner"], "GET", w.expand(path), "", map[string]string{"Accept-Encoding": "gzip"}); res.header.Get("Content-Encoding") != "" || res.body != plain.body {
+				t.Errorf("%s: a small answer was compressed: %v", path, res.header)
+			}
+			continue
+		}
+		for _, accept := range []string{"gzip", "br;q=1.0, gzip;q=0.8, *;q=0.1"} {
+			res := w.doWith(w.people["owner"], "GET", w.expand(path), "", map[string]string{"Accept-Encoding": accept})
+			zr, err := gzip.NewReader(strings.NewReader(res.body))
+			if err != nil || res.header.Get("Content-Encoding") != "gzip" {
+				t.Fatalf("%s (%s): %v %v", path, accept, res.header, err)
+			}
+			body, err := io.ReadAll(zr)
+			if err != nil || string(body) != plain.body {
+				t.Errorf("%s (%s): gunzipped body differs (%v):\n%.200s\n%.200s", path, accept, err, body, plain.body)
+			}
+			if !strings.Contains(res.header.Get("Vary"), "Accept-Encoding") {
+				t.Errorf("%s: Vary %q", path, res.header.Get("Vary"))
+			}
+		}
+		if res := w.doWith(w.people["owner"], "GET", w.expand(path), "", map[string]string{"Accept-Encoding": "gzip;q=0, identity"}); res.header.Get("Content-Encoding") != "" || res.body != plain.body {
+			t.Errorf("%s: gzip refused with q=0 but sent %v", path, res.header)
+		}
 	}
 }

@@ -254,12 +254,14 @@ func accessLog(log *slog.Logger, m *httpMetrics) echo.MiddlewareFunc {
 // notCompressed skips gzip where it does harm or nothing: video segments,
 // downloads and other media (already compressed, and served with Range
 // requests), tus uploads, websocket upgrades, and /metrics (the Prometheus
-// handler compresses on its own). The web app's scripts and the API's JSON
-// are compressed.
+// handler compresses on its own), and the annotation views, which send a
+// gzipped copy they keep with the cached JSON. The web app's scripts and
+// the API's other JSON are compressed here.
 func notCompressed(c echo.Context) bool {
 	p := c.Request().URL.Path
 	return p == "/metrics" || strings.Contains(p, "/media/") || strings.HasSuffix(p, "/download") ||
-		strings.HasPrefix(p, "/api/v1/uploads") || c.Request().Header.Get("Upgrade") != ""
+		strings.HasPrefix(p, "/api/v1/uploads") || c.Request().Header.Get("Upgrade") != "" ||
+		annotations.ServesCompressed(c.Request().Method, p)
 }
 
 // mediaOrigin is the S3 endpoint's origin when media is served from an

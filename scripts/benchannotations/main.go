@@ -53,12 +53,13 @@ func main() {
 	big := flag.Int("big", 10000, "annotations on the big clip")
 	small := flag.Int("small", 50, "number of smaller clips")
 	perSmall := flag.Int("per-small", 200, "annotations per smaller clip")
+	gzipOn := flag.Bool("gzip", true, "clients accept gzip and decompress it, as browsers do (false: identity, as runs before the cached gzip)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the load runs (server and clients share the process) to this file, suffixed with the database's name")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx := context.Background()
 	cfg := config{clients: *clients, requests: *requests, openFor: *openFor, writeRate: *writeRate,
-		big: *big, small: *small, perSmall: *perSmall, log: log, scenarios: map[string]bool{}, cpuProfile: *cpuProfile}
+		big: *big, small: *small, perSmall: *perSmall, log: log, scenarios: map[string]bool{}, cpuProfile: *cpuProfile, gzip: *gzipOn}
 	for _, s := range strings.Split(*only, ",") {
 		cfg.scenarios[strings.TrimSpace(s)] = true
 	}
@@ -122,6 +123,7 @@ type config struct {
 	writeRate                               float64
 	scenarios                               map[string]bool
 	cpuProfile                              string
+	gzip                                    bool
 	log                                     *slog.Logger
 }
 
