@@ -75,8 +75,10 @@ type Clip struct {
 	HasVideo      bool   `json:"has_video"`
 	HasAudio      bool   `json:"has_audio"`
 	CaptionStatus string `json:"caption_status"`
-	RubricID      string `json:"rubric_id,omitempty"`
-	ReflectFirst  bool   `json:"reflect_first"`
+	// CaptionProgress is 0–100 while the automatic captions job runs.
+	CaptionProgress float64 `json:"caption_progress"`
+	RubricID        string  `json:"rubric_id,omitempty"`
+	ReflectFirst    bool    `json:"reflect_first"`
 	// FeedbackAfterReflection is true when the clip or one of its groups
 	// asks the owner to reflect before seeing others' feedback.
 	FeedbackAfterReflection bool            `json:"feedback_after_reflection"`
@@ -124,7 +126,7 @@ func NewClips(db *sqldb.DB, acc *accounts.Service, log *slog.Logger, now func() 
 
 const clipCols = `c.id, c.title, c.description, c.status, c.failure_code, c.failure_reason, c.progress, c.owner_id, u.name,
 	c.filename, c.size_bytes, c.sha256, c.duration_ms, c.width, c.height, c.has_video, c.has_audio, c.caption_status,
-	COALESCE(c.rubric_id, ''), c.reflect_first, COALESCE(c.group_id, ''), c.media_json, c.created_at, c.updated_at,
+	c.caption_progress, COALESCE(c.rubric_id, ''), c.reflect_first, COALESCE(c.group_id, ''), c.media_json, c.created_at, c.updated_at,
 	COALESCE(c.upload_id, '')`
 
 const clipFrom = ` FROM clips c JOIN users u ON u.id = c.owner_id`
@@ -135,7 +137,7 @@ func scanClip(row interface{ Scan(...any) error }) (Clip, error) {
 	var created, updated int64
 	err := row.Scan(&c.ID, &c.Title, &c.Description, &c.Status, &code, &reason, &c.Progress, &c.Owner.ID, &c.Owner.Name,
 		&c.Filename, &c.SizeBytes, &c.SHA256, &c.DurationMS, &c.Width, &c.Height, &c.HasVideo, &c.HasAudio, &c.CaptionStatus,
-		&c.RubricID, &c.ReflectFirst, &c.GroupID, &media, &created, &updated, &c.UploadID)
+		&c.CaptionProgress, &c.RubricID, &c.ReflectFirst, &c.GroupID, &media, &created, &updated, &c.UploadID)
 	if err != nil {
 		return c, err
 	}

@@ -78,8 +78,14 @@ func TestCaptionsLiveAndAgain(t *testing.T) {
 	}
 	// A job under way is not queued twice.
 	ctx := context.Background()
-	if _, err := e.db.Writer().Exec(ctx, `UPDATE clips SET caption_status = 'running' WHERE id = ?`, clip.ID); err != nil {
+	if _, err := e.db.Writer().Exec(ctx, `UPDATE clips SET caption_status = 'running', caption_progress = 42.5 WHERE id = ?`, clip.ID); err != nil {
 		t.Fatal(err)
+	}
+	// The library shows the job's progress from the clip list.
+	var list struct{ Clips []media.Clip }
+	e.do(owner, "GET", "/api/v1/clips?scope=mine", "").json(t, &list)
+	if len(list.Clips) != 1 || list.Clips[0].CaptionStatus != media.CaptionRunning || list.Clips[0].CaptionProgress != 42.5 {
+		t.Fatalf("clip list while captioning: %+v", list.Clips)
 	}
 	if res := e.do(owner, "POST", base+"/captions/generate", ""); res.status != 409 || !strings.Contains(res.body, "captions_busy") {
 		t.Fatalf("generate while running: %d %s", res.status, res.body)

@@ -112,7 +112,10 @@ export interface Clip {
   height: number;
   has_video: boolean;
   has_audio: boolean;
+  /** caption_status is where the automatic captions job is: pending, running, ready, none or failed. */
   caption_status: string;
+  /** caption_progress is 0–100 while captions are made (caption_status running). */
+  caption_progress?: number;
   rubric_id?: string;
   reflect_first: boolean;
   feedback_after_reflection: boolean;

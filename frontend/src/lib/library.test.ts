@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Clip, User } from './api';
-import { ARRIVAL_WINDOW_MS, awaitingClips, canDelete, failureAdvice, filterAndSort, isProcessing, statusLabel } from './library';
+import { ARRIVAL_WINDOW_MS, awaitingClips, canDelete, captionsBusy, failureAdvice, filterAndSort, isProcessing, statusLabel } from './library';
 
 function clip(over: Partial<Clip>): Clip {
   return {
@@ -104,5 +104,19 @@ describe('awaitingClips', () => {
     { name: 'gave up looking', mine: [], now: started + 5000 + ARRIVAL_WINDOW_MS + 1, want: 0 },
   ])('$name', ({ mine, now, want }) => {
     expect(awaitingClips([up], mine, now)).toBe(want);
+  });
+});
+
+describe('captionsBusy', () => {
+  it.each([
+    ['ready', 'pending', true],
+    ['ready', 'running', true],
+    ['ready', 'ready', false],
+    ['ready', 'none', false],
+    ['ready', 'failed', false],
+    ['transcoding', 'pending', false], // the preparation is what is shown then
+    ['failed', 'pending', false],
+  ] as const)('a %s clip with captions %s: %s', (status, captions, want) => {
+    expect(captionsBusy(clip({ status, caption_status: captions }))).toBe(want);
   });
 });

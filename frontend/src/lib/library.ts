@@ -23,6 +23,14 @@ export function isProcessing(s: ClipStatus): boolean {
   return PROCESSING.has(s);
 }
 
+/**
+ * captionsBusy is true while a playable clip's automatic captions are
+ * queued or being made: the library shows their progress and keeps asking.
+ */
+export function captionsBusy(c: Pick<Clip, 'status' | 'caption_status'>): boolean {
+  return c.status === 'ready' && (c.caption_status === 'pending' || c.caption_status === 'running');
+}
+
 /** statusLabel is the word shown on a clip's badge. */
 export function statusLabel(s: ClipStatus): string {
   return t(`library.status.${s}` as MessageKey);
