@@ -417,6 +417,16 @@ test('coding, live annotations and a synchronized session', async (t) => {
     await goal.getByText('one piece of feedback').waitFor();
     await accessible(A.page, 'goals');
     await screenshot(A.page, 'review-08-goals');
+
+    // The coach sees the goal, with the evidence on the clip shared with them, on the teacher's growth page.
+    await B.page.goto(`${server.baseURL}/growth`);
+    await expectPage(B.page, 'Growth');
+    await B.page.getByLabel('Whose growth').selectOption({ label: teacher.name });
+    const goals = B.page.getByRole('region', { name: 'Goals' });
+    await goals.getByRole('heading', { name: /More wait time after questions/ }).waitFor();
+    await goals.getByRole('link', { name: title }).first().waitFor();
+    assert.equal(await goals.getByRole('link', { name: 'Set and update your goals' }).count(), 0, 'only the teacher edits goals');
+    await accessible(B.page, 'growth with the teacher’s goals (coach)');
   });
 
   await t.test('the rubric editor: the admin adds a criterion and saves a new version', async () => {
