@@ -179,8 +179,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer db.Close()
-	// The demo processes its clip itself; captions follow when a server runs.
-	cfg.Workers = 0
+	// The demo's clip goes through the job queue like any upload (so a
+	// server running on the same database never processes it twice); this
+	// process runs one worker and waits for it.
+	if cfg.Workers < 1 {
+		cfg.Workers = 1
+	}
 	srv, err := New(ctx, cfg, Deps{DB: db, Log: log})
 	if err != nil {
 		return err

@@ -91,9 +91,9 @@ func seedDemo(ctx context.Context, s *Server, log *slog.Logger, w io.Writer) err
 	if err != nil {
 		return fmt.Errorf("demo clip: %w", err)
 	}
-	fmt.Fprintln(w, "Processing the demo lesson (a few seconds)…")
-	if err := s.media.pipeline.Process(ctx, clipID); err != nil {
-		return fmt.Errorf("process the demo clip: %w", err)
+	fmt.Fprintln(w, "Processing and captioning the demo lesson (a few seconds)…")
+	if err := waitDemoClip(ctx, s, teacher, clipID); err != nil {
+		return err
 	}
 	notes := []struct {
 		at   int64
@@ -152,4 +152,36 @@ func fileSHA256(path string) (string, int64, error) {
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	return hex.EncodeToString(h.Sum(nil)), n, err
+}
+
+// waitDemoClip waits until the media jobs have made the demo clip playable
+// and captioned it. The clip goes through the job queue like any upload, so
+// a server already running on the same database cannot process it at the
+// same time as the demo (the queue runs a job once).
+func waitDemoClip(ctx context.Context, s *Server, teacher accounts.Actor, clipID string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		c, err := s.Clips.Authorize(ctx, teacher, accounts.ClipView, clipID)
+		if err != nil {
+			return fmt.Errorf("demo clip: %w", err)
+		}
+		switch {
+		case c.Status == media.StatusFailed:
+			reason := "unknown"
+			if c.Failure != nil {
+				reason = c.Failure.Reason
+			}
+			return fmt.Errorf("the demo clip could not be processed: %s", reason)
+		case c.Status == media.StatusReady && c.CaptionStatus != media.CaptionPending && c.CaptionStatus != media.CaptionRunning:
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the demo clip was not ready in time (status %s, captions %s): %w", c.Status, c.CaptionStatus, ctx.Err())
+		case <-t.C:
+		}
+	}
 }
