@@ -217,7 +217,20 @@ func (u *Uploads) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r2 = r2.WithContext(context.WithValue(r2.Context(), userKey{}, userID))
 	if id := strings.Trim(r2.URL.Path, "/"); id != "" {
-		release, ok := u.exclusive(r2.Context(), id)
+		// Only a PATCH can stall for long (it waits for the client's bytes).
+		interrupt := func() {}
+		if r.Method == http.MethodPatch {
+			rc := http.NewResponseController(w)
+			interrupt = func() {
+				// A read deadline in the past ends the request's blocked body
+				// read at once; tusd then keeps what arrived, as when a client
+				// disconnects.
+				if err := rc.SetReadDeadline(time.Now()); err != nil {
+					u.log.WarnContext(r.Context(), "Could not stop an earlier request for an upload; the new one waits for it", "upload_id", id, "error", err)
+				}
+			}
+		}
+		release, ok := u.exclusive(r2.Context(), id, interrupt)
 		if !ok {
 			return // the client went away while waiting
 		}
@@ -227,25 +240,25 @@ func (u *Uploads) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 type inflight struct {
-	done chan struct{}
+	done      chan struct{}
+	interrupt func()
+	stopping  sync.Once
 }
 
 // exclusive waits until no other request is being served for the upload.
 // A request still running for it (a PATCH whose wifi dropped, which the
-// server may not notice for a minute) is stopped through tusd's own lock:
-// asking for the lock makes tusd end that PATCH, keeping what arrived.
-// Taking and releasing the lock here also orders the old request's writes
-// before the new request reads them.
-func (u *Uploads) exclusive(ctx context.Context, id string) (release func(), ok bool) {
-	if lock, err := u.locker.NewLock(id); err == nil {
-		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := lock.Lock(lctx, func() {})
-		cancel()
-		if err == nil {
-			_ = lock.Unlock()
-		}
-	}
-	me := &inflight{done: make(chan struct{})}
+// server may not notice for a minute) is stopped by ending its body read
+// (interrupt), which makes tusd keep what arrived. The channel the old
+// request closes when it is done orders its writes before the new
+// request's reads.
+//
+// tusd's own lock could stop it too (asking for a held lock makes tusd
+// cancel the holder), but tusd v2.9.1 then reads the request's body field
+// without synchronization (handler/context.go), a data race the race
+// detector reports; with requests serialized here, tusd's lock is always
+// free when tusd takes it.
+func (u *Uploads) exclusive(ctx context.Context, id string, interrupt func()) (release func(), ok bool) {
+	me := &inflight{done: make(chan struct{}), interrupt: interrupt}
 	for {
 		u.activeMu.Lock()
 		if u.active == nil {
@@ -263,6 +276,7 @@ func (u *Uploads) exclusive(ctx context.Context, id string) (release func(), ok 
 			}, true
 		}
 		u.activeMu.Unlock()
+		cur.stopping.Do(cur.interrupt)
 		select {
 		case <-cur.done:
 		case <-ctx.Done():
