@@ -380,10 +380,12 @@ func (s *Clips) List(ctx context.Context, a accounts.Actor, scope Scope, groupID
 	return out, nil
 }
 
-// VisibleOwnedBy lists the clips of one owner that the actor may view,
-// oldest first (a teacher's growth over time).
+// VisibleOwnedBy lists the playable clips of one owner that the actor may
+// view, oldest first (a teacher's growth over time: a clip that failed or
+// is still being prepared holds no lesson to count).
 func (s *Clips) VisibleOwnedBy(ctx context.Context, a accounts.Actor, ownerID string) ([]Clip, error) {
-	rows, err := s.db.Reader().Query(ctx, `SELECT `+clipCols+clipFrom+` WHERE c.owner_id = ? ORDER BY c.created_at, c.id`, ownerID)
+	rows, err := s.db.Reader().Query(ctx, `SELECT `+clipCols+clipFrom+` WHERE c.owner_id = ? AND c.status IN (?, ?)
+		ORDER BY c.created_at, c.id`, ownerID, StatusReady, StatusCaptioning)
 	if err != nil {
 		return nil, fmt.Errorf("list clips of %s: %w", ownerID, err)
 	}

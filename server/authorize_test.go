@@ -93,3 +93,29 @@ func TestAuthorizeReadsAudienceAndMemberships(t *testing.T) {
 		})
 	}
 }
+
+// TestGrowthCountsPlayableClips: a teacher's growth counts the lessons one
+// can watch; a clip that failed to process (or is still being prepared) is
+// not a lesson in the chart.
+func TestGrowthCountsPlayableClips(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	for _, status := range []string{"failed", "transcoding"} {
+		c := w.env.clip(w.people["owner"], "Lesson "+status, w.g)
+		if _, err := w.db.Writer().Exec(ctx, `UPDATE clips SET status = ? WHERE id = ?`, status, c.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, who := range []string{"owner", "coach"} {
+		var g struct {
+			Buckets []struct {
+				Clips int `json:"clips"`
+			} `json:"buckets"`
+		}
+		w.env.do(w.people[who], "GET", "/api/v1/users/"+w.people["owner"].user.ID+"/growth?bucket=clip", "").json(t, &g)
+		if len(g.Buckets) != 1 || g.Buckets[0].Clips != 1 {
+			t.Errorf("%s: growth buckets %+v, want the one ready clip", who, g.Buckets)
+		}
+	}
+}

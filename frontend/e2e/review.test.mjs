@@ -109,6 +109,10 @@ test('coding, live annotations and a synchronized session', async (t) => {
     await waitVideo(A.page);
     const picker = A.page.getByLabel('Rubric', { exact: true });
     await picker.waitFor();
+    // A number key before there is a rubric says why nothing was marked.
+    await A.page.locator('video').focus();
+    await A.page.keyboard.press('1');
+    await A.page.getByText(/^Choose a rubric for this clip first/).waitFor();
     await picker.selectOption({ label: 'Microteaching feedback' });
     await A.page.getByRole('button', { name: 'Use this rubric' }).click();
     await A.page.getByText('This clip is now coded with “Microteaching feedback”.').waitFor();
@@ -291,6 +295,8 @@ test('coding, live annotations and a synchronized session', async (t) => {
     const seen = A.page.locator('.item', { hasText: 'Look at the board here.' });
     await seen.waitFor();
     await seen.getByRole('button', { name: 'Reply' }).click();
+    // Focus goes into the reply box, so typing never reaches the player's shortcuts.
+    await A.page.waitForFunction(() => document.activeElement?.tagName === 'TEXTAREA' && /reply/.test(document.activeElement.id));
     await seen.getByLabel('Reply to Cora Coach').fill('Thanks, I will use the *board* more.');
     await seen.getByRole('button', { name: 'Send reply' }).click();
     await seen.locator('.thread .body em', { hasText: 'board' }).waitFor();

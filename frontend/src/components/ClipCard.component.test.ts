@@ -76,4 +76,17 @@ describe('ClipCard', () => {
     expect(bars).toHaveLength(1);
     expect(bars[0].getAttribute('aria-label')).toBe('Processing of Fractions, period 2');
   });
+
+  it('tells the uploader how to fix a failed clip, and others who can', () => {
+    const failed = clip({ status: 'failed', failure: { code: 'corrupt', reason: 'The file is damaged.' } });
+    const target = document.createElement('ul');
+    document.body.append(target);
+    const app = mount(ClipCard, { target, props: { clip: failed, ondelete: () => {} } });
+    expect(target.textContent).not.toContain('Only Tess Teacher');
+    unmount(app);
+    target.remove();
+    const el = show(failed);
+    expect(el.textContent).toContain('The file is damaged.');
+    expect(el.textContent).toContain('Only Tess Teacher, who uploaded it, can upload it again.');
+  });
 });

@@ -185,6 +185,7 @@ const en = {
   'library.empty.group.title': 'No clips in this group yet',
   'library.empty.group.body': 'When members share a clip with this group, it appears here.',
   'library.progressLabel': 'Processing of {title}',
+  'library.failedForOthers': 'Only {name}, who uploaded it, can upload it again.',
   'library.captionsLabel': 'Captions of {title}',
   'library.captionsQueued': 'Captions queued',
   'library.captionsRunning': 'Captioning: {percent}%',
@@ -357,6 +358,8 @@ const en = {
   'quick.hint': 'Press 1–9 (or a button) to mark a moment with a criterion at the current time. Playback keeps going.',
   'quick.coded': 'Marked {title} at {time}.',
   'quick.failed': 'Could not mark {title}: {message}',
+  'quick.noRubric': 'No rubric is chosen for this clip yet, so the number keys have no criteria to mark. The clip’s owner chooses one.',
+  'quick.noRubricOwner': 'Choose a rubric for this clip first (“Rubric for coding this clip”); then 1–9 mark moments with its criteria.',
 
   'composer.title': 'Add feedback',
   'composer.editTitle': 'Edit feedback',
