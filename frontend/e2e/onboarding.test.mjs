@@ -171,6 +171,13 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await accessible(pb, 'group as teacher (mobile)');
     await fitsWidth(pb, 'group at 360px');
     await screenshot(pb, '10-group-teacher-mobile');
+    // From the group to its clips in the library, one step.
+    await pb.getByRole('link', { name: 'Clips shared with this group' }).click();
+    await expectPage(pb, 'Library');
+    assert.equal(await pb.getByRole('tab', { name: 'By group' }).getAttribute('aria-selected'), 'true');
+    assert.equal(await pb.getByLabel('Group', { exact: true }).inputValue(), new URL(groupURL).pathname.split('/').pop());
+    await pb.goBack();
+    await expectPage(pb, group.name);
   });
 
   await t.test('the facilitator sees the new member', async () => {

@@ -86,6 +86,7 @@ const en = {
   'groups.members.one': '{count} member',
   'groups.members.other': '{count} members',
 
+  'group.clips': 'Clips shared with this group',
   'group.back': 'All groups',
   'group.members.title': 'Members',
   'group.members.name': 'Name',
