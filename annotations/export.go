@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/filmroom/filmroom/accounts"
 	"github.com/filmroom/filmroom/internal/apperr"
 	"github.com/filmroom/filmroom/internal/sqldb"
@@ -89,6 +91,59 @@ func (s *Service) exportItems(ctx context.Context, a accounts.Actor, clipID stri
 	return clip, out, err
 }
 
+// maxFileSlug bounds the title part of an export's file name: titles may be
+// long, file names should stay readable in a downloads folder.
+const maxFileSlug = 60
+
+// exportFilename names an export after its clip and what it holds, e.g.
+// "fractions-lesson-chapters.vtt": readable, and distinct for the exports
+// of one clip, which sort together. The clip ID stands in for a title
+// with no ASCII letters or digits.
+func exportFilename(clip ClipInfo, kind, ext string) string {
+	base := fileSlug(clip.Title)
+	if base == "" {
+		base = fileSlug(clip.ID)
+	}
+	if base == "" {
+		base = "clip"
+	}
+	return base + "-" + kind + "." + ext
+}
+
+// fileSlug keeps the ASCII letters and digits of s, lowercased, with one
+// dash for each run of anything else. Accented letters lose their accents
+// first ("Leçon" → "lecon"), so names in most Latin scripts survive. Only
+// these characters are left, so the name needs no quoting or encoding in
+// Content-Disposition and is valid on every file system.
+func fileSlug(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range norm.NFKD.String(s) {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+			b.WriteRune(r)
+			dash = false
+		case r >= 'A' && r <= 'Z':
+			b.WriteRune(r - 'A' + 'a')
+			dash = false
+		case r >= 0x300 && r <= 0x36f: // combining accents left by NFKD
+		case b.Len() > 0 && !dash:
+			b.WriteByte('-')
+			dash = true
+		}
+		if b.Len() >= maxFileSlug {
+			break
+		}
+	}
+	return strings.Trim(b.String(), "-")
+}
+
+// contentDisposition is a Content-Disposition value (RFC 6266) for a name
+// made by exportFilename, which needs neither escaping nor filename*.
+func contentDisposition(disposition, name string) string {
+	return disposition + `; filename="` + name + `"`
+}
+
 // clockTime formats milliseconds as WebVTT's hh:mm:ss.mmm.
 func clockTime(ms int64) string {
 	h := ms / 3600000
@@ -114,13 +169,19 @@ var CSVHeader = []string{"id", "start_ms", "end_ms", "start", "end", "author_id"
 
 // ExportCSV writes the clip's annotations as CSV (tags joined by ";").
 func (s *Service) ExportCSV(ctx context.Context, a accounts.Actor, clipID string, eq ExportQuery, w io.Writer) error {
-	_, items, err := s.exportItems(ctx, a, clipID, eq)
+	_, err := s.exportCSV(ctx, a, clipID, eq, w)
+	return err
+}
+
+// exportCSV is ExportCSV that also returns the clip, which names the file.
+func (s *Service) exportCSV(ctx context.Context, a accounts.Actor, clipID string, eq ExportQuery, w io.Writer) (ClipInfo, error) {
+	clip, items, err := s.exportItems(ctx, a, clipID, eq)
 	if err != nil {
-		return err
+		return clip, err
 	}
 	cw := csv.NewWriter(w)
 	if err := cw.Write(CSVHeader); err != nil {
-		return err
+		return clip, fmt.Errorf("write CSV export of clip %s: %w", clipID, err)
 	}
 	f := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
 	for _, ann := range items {
@@ -145,11 +206,14 @@ func (s *Service) ExportCSV(ctx context.Context, a accounts.Actor, clipID string
 			rx, ry, rw, rh, csvSafe(ann.Body), strconv.Itoa(ann.ReplyCount),
 			ann.CreatedAt.Format(time.RFC3339Nano), ann.UpdatedAt.Format(time.RFC3339Nano)}
 		if err := cw.Write(row); err != nil {
-			return err
+			return clip, fmt.Errorf("write CSV export of clip %s: %w", clipID, err)
 		}
 	}
 	cw.Flush()
-	return cw.Error()
+	if err := cw.Error(); err != nil {
+		return clip, fmt.Errorf("write CSV export of clip %s: %w", clipID, err)
+	}
+	return clip, nil
 }
 
 // csvSafe defuses spreadsheet formulas: a cell a person wrote that starts
@@ -186,9 +250,15 @@ func cueEnd(ann Annotation, duration int64) int64 {
 // a JSON payload, for players and tools) or "chapters" (one chapter per
 // annotation start, titled with its kind, criterion and first words).
 func (s *Service) ExportVTT(ctx context.Context, a accounts.Actor, clipID string, eq ExportQuery, track string, w io.Writer) error {
+	_, err := s.exportVTT(ctx, a, clipID, eq, track, w)
+	return err
+}
+
+// exportVTT is ExportVTT that also returns the clip, which names the file.
+func (s *Service) exportVTT(ctx context.Context, a accounts.Actor, clipID string, eq ExportQuery, track string, w io.Writer) (ClipInfo, error) {
 	clip, items, err := s.exportItems(ctx, a, clipID, eq)
 	if err != nil {
-		return err
+		return clip, err
 	}
 	var b strings.Builder
 	b.WriteString("WEBVTT - " + vttText(clip.Title) + "\n\n")
@@ -220,10 +290,12 @@ func (s *Service) ExportVTT(ctx context.Context, a accounts.Actor, clipID string
 			i = j
 		}
 	default:
-		return fmt.Errorf("track %q: %w", track, errBadTrack)
+		return clip, fmt.Errorf("track %q: %w", track, errBadTrack)
 	}
-	_, err = io.WriteString(w, b.String())
-	return err
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return clip, fmt.Errorf("write WebVTT export of clip %s: %w", clipID, err)
+	}
+	return clip, nil
 }
 
 func chapterTitle(ann Annotation) string {
@@ -234,7 +306,9 @@ func chapterTitle(ann Annotation) string {
 			t += " (" + ann.LevelLabel + ")"
 		}
 	}
-	body := strings.Join(strings.Fields(ann.Body), " ")
+	// Players show chapter titles as plain text, so the Markdown markers
+	// go before the title is cut to its first words.
+	body := strings.Join(strings.Fields(PlainText(ann.Body)), " ")
 	if r := []rune(body); len(r) > 60 {
 		body = string(r[:60]) + "…"
 	}

@@ -8,9 +8,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/filmroom/filmroom/accounts"
 	"github.com/filmroom/filmroom/annotations"
 	"github.com/filmroom/filmroom/internal/apperr"
+	"github.com/filmroom/filmroom/internal/sqldb"
 )
 
 // seedRich adds annotations that use every field the formats carry.
@@ -162,7 +165,8 @@ func TestCSVVTTAndReportExports(t *testing.T) {
 				t.Fatal(err)
 			}
 			ch := buf.String()
-			if strings.Count(ch, "-->") != 3 || !strings.Contains(ch, "00:00:12.500 --> 00:00:59.999") || !strings.Contains(ch, "&lt;b&gt;") {
+			if strings.Count(ch, "-->") != 3 || !strings.Contains(ch, "00:00:12.500 --> 00:00:59.999") || !strings.Contains(ch, "&lt;b&gt;") ||
+				!strings.Contains(ch, "Strength: Wait time (Proficient) — Nice pause — see a b") || strings.Contains(ch, "**") {
 				t.Fatalf("chapters:\n%s", ch)
 			}
 			buf.Reset()
@@ -176,6 +180,75 @@ func TestCSVVTTAndReportExports(t *testing.T) {
 			}
 			if err := w.svc.ExportCSV(ctx, w.outsider, w.clip, annotations.ExportQuery{}, &buf); !errors.Is(err, apperr.ErrNotFound) {
 				t.Fatalf("outsider exports: %v", err)
+			}
+		})
+	}
+}
+
+func TestReportListsReplies(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbs() {
+		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, d)
+			ctx := context.Background()
+			ann := w.mustCreate(t, w.coach, w.clip, annotations.AnnotationInput{StartMS: ptr[int64](1000), Body: "Nice **pause**"})
+			mine := w.mustCreate(t, w.owner, w.clip, annotations.AnnotationInput{StartMS: ptr[int64](2000), Body: "I rushed here"})
+			w.mustCreate(t, w.peer, w.clip, annotations.AnnotationInput{StartMS: ptr[int64](3000), Body: "No thread"})
+			// Replies are ordered by time, not by when the test wrote them.
+			at := func(r annotations.Reply, minute int) {
+				exec(t, w.db, `UPDATE annotation_replies SET created_at = ? WHERE id = ?`, sqldb.Millis(testClock.Add(time.Duration(minute)*time.Minute)), r.ID)
+			}
+			at(mustReply(t, w, w.owner, ann.ID, annotations.ReplyInput{Body: "I'll wait **longer** <script>alert(1)</script>"}), 2)
+			at(mustReply(t, w, w.peer, ann.ID, annotations.ReplyInput{Body: "Agreed, see [notes](https://example.org/n)"}), 1)
+			gone := mustReply(t, w, w.coach, ann.ID, annotations.ReplyInput{Body: "retracted remark"})
+			if _, err := w.svc.DeleteReply(ctx, w.coach, w.clip, ann.ID, gone.ID); err != nil {
+				t.Fatal(err)
+			}
+			at(mustReply(t, w, w.coach, mine.ID, annotations.ReplyInput{Body: "coach's view"}), 3)
+			at(mustReply(t, w, w.owner, mine.ID, annotations.ReplyInput{Body: "my follow-up"}), 4)
+			report := func(a accounts.Actor) string {
+				t.Helper()
+				var buf bytes.Buffer
+				if err := w.svc.ExportReport(ctx, a, w.clip, annotations.ExportQuery{}, &buf); err != nil {
+					t.Fatal(err)
+				}
+				return buf.String()
+			}
+			rep := report(w.coach)
+			inOrder := []string{
+				"3 annotations",
+				"Nice <strong>pause</strong>", "2 replies",
+				`<span class="who">Pat Peer</span> <span class="when">2026-03-02 09:01 UTC</span>`,
+				`Agreed, see <a href="https://example.org/n" rel="nofollow noopener noreferrer">notes</a>`,
+				`<span class="who">Tess Teacher</span> <span class="when">2026-03-02 09:02 UTC</span>`,
+				"I&#39;ll wait <strong>longer</strong> &lt;script&gt;alert(1)&lt;/script&gt;",
+				"I rushed here", "2 replies", "coach&#39;s view", "my follow-up",
+				"No thread",
+			}
+			rest := rep
+			for _, want := range inOrder {
+				i := strings.Index(rest, want)
+				if i < 0 {
+					t.Fatalf("report lacks %q after what came before:\n%s", want, rep)
+				}
+				rest = rest[i+len(want):]
+			}
+			for _, bad := range []string{"1 replies", "1 annotations", "<script>alert", "retracted remark"} {
+				if strings.Contains(rep, bad) {
+					t.Errorf("report has %q:\n%s", bad, rep)
+				}
+			}
+			if strings.Count(rep, `class="replies"`) != 2 {
+				t.Errorf("want reply lists under the two threads only:\n%s", rep)
+			}
+			// Reflect-first hides others' replies from the owner, as the
+			// thread does, until they reflect.
+			exec(t, w.db, `UPDATE clips SET reflect_first = TRUE WHERE id = ?`, w.clip)
+			rep = report(w.owner)
+			if !strings.Contains(rep, "1 annotation ·") || !strings.Contains(rep, "1 reply</small>") ||
+				!strings.Contains(rep, "my follow-up") || strings.Contains(rep, "coach&#39;s view") {
+				t.Fatalf("reflect-first report:\n%s", rep)
 			}
 		})
 	}

@@ -407,26 +407,42 @@ func (h *Handler) export(c echo.Context) error {
 	ctx := c.Request().Context()
 	clipID := c.Param("id")
 	var buf bytes.Buffer
-	var ctype, ext string
-	switch f := c.QueryParam("format"); f {
+	var clip ClipInfo
+	var ctype, kind, ext string
+	format := c.QueryParam("format")
+	switch format {
 	case "csv":
-		err, ctype, ext = h.S.ExportCSV(ctx, a, clipID, eq, &buf), "text/csv; charset=utf-8", "csv"
+		clip, err = h.S.exportCSV(ctx, a, clipID, eq, &buf)
+		ctype, kind, ext = "text/csv; charset=utf-8", "feedback", "csv"
 	case "vtt":
-		err, ctype, ext = h.S.ExportVTT(ctx, a, clipID, eq, c.QueryParam("track"), &buf), "text/vtt; charset=utf-8", "vtt"
+		track := c.QueryParam("track")
+		clip, err = h.S.exportVTT(ctx, a, clipID, eq, track, &buf)
+		ctype, kind, ext = "text/vtt; charset=utf-8", "feedback", "vtt"
+		if track == "chapters" { // both tracks are .vtt: the names must differ
+			kind = "chapters"
+		}
 	case "jsonld", "":
-		err, ctype, ext = h.S.ExportWebAnnotations(ctx, a, clipID, eq, &buf), `application/ld+json; profile="http://www.w3.org/ns/anno.jsonld"`, "jsonld"
+		clip, err = h.S.exportWebAnnotations(ctx, a, clipID, eq, &buf)
+		ctype, kind, ext = `application/ld+json; profile="http://www.w3.org/ns/anno.jsonld"`, "feedback", "jsonld"
 	case "report":
-		err, ctype = h.S.ExportReport(ctx, a, clipID, eq, &buf), "text/html; charset=utf-8"
+		clip, err = h.S.exportReport(ctx, a, clipID, eq, &buf)
+		ctype, kind, ext = "text/html; charset=utf-8", "report", "html"
 	default:
 		return apperr.Invalid("format", "must be csv, vtt, jsonld or report")
 	}
 	if err != nil {
 		return err
 	}
-	if ext != "" {
-		c.Response().Header().Set("Content-Disposition", `attachment; filename="annotations-`+clipID+`.`+ext+`"`)
+	hdr := c.Response().Header()
+	disposition := "attachment"
+	if format == "report" {
+		// The report opens in the browser to be printed; its name is for
+		// saving it. Its Print button needs its one script allowed.
+		disposition = "inline"
+		hdr.Set("Content-Security-Policy", reportPolicy(hdr.Get("Content-Security-Policy")))
 	}
-	c.Response().Header().Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Content-Disposition", contentDisposition(disposition, exportFilename(clip, kind, ext)))
+	hdr.Set("X-Content-Type-Options", "nosniff")
 	return c.Blob(http.StatusOK, ctype, buf.Bytes())
 }
 

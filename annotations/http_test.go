@@ -2,12 +2,15 @@ package annotations_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -18,12 +21,23 @@ import (
 	"github.com/filmroom/filmroom/internal/httpx"
 )
 
+// sitePolicy is the Content-Security-Policy that server.securityHeaders
+// sets on every response (without a media origin), before handlers run.
+const sitePolicy = "default-src 'self'; img-src 'self' data: blob: https:; media-src 'self' blob: https:" +
+	"; connect-src 'self' ws: wss: https:; worker-src 'self' blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+
 // server mounts the handler like the real server does, with a test actor
 // taken from the X-Test-User header.
 func (w *world) server(t *testing.T) *httptest.Server {
 	t.Helper()
 	e := echo.New()
 	e.HTTPErrorHandler = httpx.ErrorHandler(slog.New(slog.DiscardHandler))
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Response().Header().Set("Content-Security-Policy", sitePolicy)
+			return next(c)
+		}
+	})
 	g := e.Group("/api/v1", func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if who := c.Request().Header.Get("X-Test-User"); who != "" {
@@ -241,5 +255,79 @@ func TestHTTPIdempotentCreateAndPaging(t *testing.T) {
 	page = annotations.Page{}
 	if err := json.Unmarshal([]byte(body), &page); err != nil || len(page.Items) != 2 || page.NextCursor != "" {
 		t.Fatalf("page 2 = %s", body)
+	}
+}
+
+func TestExportFileNamesAndReportPolicy(t *testing.T) {
+	t.Parallel()
+	d := dbs()[0]
+	w := newWorld(t, d)
+	srv := w.server(t)
+	exec(t, w.db, `UPDATE clips SET title = ? WHERE id = ?`, "Fractions lesson: Leçon 3!", w.clip)
+	untitled := w.addClip(t, w.owner, 60000, w.rubricID, w.group, testClock)
+	exec(t, w.db, `UPDATE clips SET title = ? WHERE id = ?`, "分数の授業", untitled)
+	w.mustCreate(t, w.coach, w.clip, annotations.AnnotationInput{StartMS: ptr[int64](1000), Body: "Nice **pause**"})
+	get := func(path string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest("GET", srv.URL+"/api/v1"+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Test-User", "coach")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d", path, resp.StatusCode)
+		}
+		return resp
+	}
+	const base = "fractions-lesson-lecon-3"
+	cases := []struct {
+		clip, query, want string
+	}{
+		{w.clip, "format=csv", `attachment; filename="` + base + `-feedback.csv"`},
+		{w.clip, "format=vtt", `attachment; filename="` + base + `-feedback.vtt"`},
+		{w.clip, "format=vtt&track=metadata", `attachment; filename="` + base + `-feedback.vtt"`},
+		{w.clip, "format=vtt&track=chapters", `attachment; filename="` + base + `-chapters.vtt"`},
+		{w.clip, "format=jsonld", `attachment; filename="` + base + `-feedback.jsonld"`},
+		{w.clip, "", `attachment; filename="` + base + `-feedback.jsonld"`},
+		{w.clip, "format=report", `inline; filename="` + base + `-report.html"`},
+		{untitled, "format=csv", `attachment; filename="` + untitled + `-feedback.csv"`},
+	}
+	for _, c := range cases {
+		resp := get("/clips/" + c.clip + "/annotations/export?" + c.query)
+		if got := resp.Header.Get("Content-Disposition"); got != c.want {
+			t.Errorf("%s: Content-Disposition %q, want %q", c.query, got, c.want)
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); c.query != "format=report" && csp != sitePolicy {
+			t.Errorf("%s: policy changed to %q", c.query, csp)
+		}
+	}
+
+	resp := get("/clips/" + w.clip + "/annotations/export?format=report")
+	b, _ := io.ReadAll(resp.Body)
+	page := string(b)
+	// The page's one script, hashed the way a browser checks it.
+	scripts := regexp.MustCompile(`(?s)<script>(.*?)</script>`).FindAllStringSubmatch(page, -1)
+	if len(scripts) != 1 || !strings.Contains(scripts[0][1], "getElementById('print')") {
+		t.Fatalf("want one script that wires the Print button:\n%s", page)
+	}
+	sum := sha256.Sum256([]byte(scripts[0][1]))
+	hash := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+	csp := resp.Header.Get("Content-Security-Policy")
+	if want := sitePolicy + "; script-src 'self' " + hash; csp != want {
+		t.Fatalf("report policy\n%q, want the site's plus the script's hash\n%q", csp, want)
+	}
+	for _, dir := range strings.Split(csp, ";") {
+		if strings.HasPrefix(strings.TrimSpace(dir), "script-src") && strings.Contains(dir, "unsafe") {
+			t.Errorf("scripts are not limited to the hash: %q", dir)
+		}
+	}
+	if !strings.Contains(page, `<button id="print" type="button">Print</button>`) || !strings.Contains(page, "Ctrl+P") ||
+		regexp.MustCompile(`(?i)<[^>]*\son[a-z]+\s*=`).MatchString(page) {
+		t.Fatalf("Print needs a button without inline handlers and the keyboard hint:\n%s", page)
 	}
 }

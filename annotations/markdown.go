@@ -70,6 +70,38 @@ func RenderBody(src string) string {
 	return b.String()
 }
 
+// PlainText turns a body into plain text for places that show no markup,
+// such as WebVTT chapter titles: what RenderBody would format loses its
+// markers (a link keeps its text), and everything else stays as written.
+// It strips RenderBody's own output so the two always agree on what is
+// Markdown: RenderBody escapes every "<" of the input, so each "<" in its
+// output opens a tag it wrote, and no ">" occurs inside one (attribute
+// values are escaped too).
+func PlainText(src string) string {
+	h := RenderBody(src)
+	var b strings.Builder
+	for {
+		lt := strings.IndexByte(h, '<')
+		if lt < 0 {
+			b.WriteString(h)
+			break
+		}
+		b.WriteString(h[:lt])
+		gt := strings.IndexByte(h[lt:], '>')
+		if gt < 0 { // cannot happen, see above; keep the rest rather than lose it
+			b.WriteString(h[lt:])
+			break
+		}
+		// Paragraphs, line breaks and list items end a run of words.
+		switch h[lt : lt+gt+1] {
+		case "</p>", "<br>", "</li>":
+			b.WriteByte(' ')
+		}
+		h = h[lt+gt+1:]
+	}
+	return strings.TrimSpace(html.UnescapeString(b.String()))
+}
+
 // listItem recognises "- x", "* x", "+ x" and "12. x".
 func listItem(line string) (kind, rest string) {
 	if len(line) >= 2 && (line[0] == '-' || line[0] == '*' || line[0] == '+') && line[1] == ' ' {

@@ -125,9 +125,16 @@ func fragment(ann Annotation) string {
 // ExportWebAnnotations writes the clip's annotations as a W3C Web
 // Annotation AnnotationPage (JSON-LD).
 func (s *Service) ExportWebAnnotations(ctx context.Context, a accounts.Actor, clipID string, eq ExportQuery, w io.Writer) error {
+	_, err := s.exportWebAnnotations(ctx, a, clipID, eq, w)
+	return err
+}
+
+// exportWebAnnotations is ExportWebAnnotations that also returns the clip,
+// which names the file.
+func (s *Service) exportWebAnnotations(ctx context.Context, a accounts.Actor, clipID string, eq ExportQuery, w io.Writer) (ClipInfo, error) {
 	clip, items, err := s.exportItems(ctx, a, clipID, eq)
 	if err != nil {
-		return err
+		return clip, err
 	}
 	page := ldPage{Context: AnnoContext, ID: clipURN(clipID) + ":annotations:page1", Type: "AnnotationPage",
 		PartOf: ldCollection{ID: clipURN(clipID) + ":annotations", Type: "AnnotationCollection", Label: clip.Title, Total: len(items)},
@@ -161,7 +168,10 @@ func (s *Service) ExportWebAnnotations(ctx context.Context, a accounts.Actor, cl
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false) // keep "&" in "t=1,2&xywh=…" readable
-	return enc.Encode(page)
+	if err := enc.Encode(page); err != nil {
+		return clip, fmt.Errorf("write Web Annotation export of clip %s: %w", clipID, err)
+	}
+	return clip, nil
 }
 
 // ImportResult reports an import.
