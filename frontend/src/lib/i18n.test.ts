@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, t, tn } from './i18n';
+import { formatDuration, t, tn, weekLabel, weekTick } from './i18n';
 
 describe('t', () => {
   it('fills placeholders and leaves unknown ones visible', () => {
@@ -25,4 +25,15 @@ describe('formatDuration', () => {
   for (const [ms, want] of cases) {
     it(`${ms} ms → ${want}`, () => expect(formatDuration(ms)).toBe(want));
   }
+});
+
+describe('week labels', () => {
+  it('names a week by its first day', () => {
+    expect(weekLabel('2026-11-23T00:00:00Z', '2026-W48')).toBe('Week of Nov 23, 2026');
+    expect(weekTick('2026-11-23T00:00:00Z', '2026-W48')).toBe('Nov 23');
+  });
+  it('falls back to the server label on a bad date', () => {
+    expect(weekLabel('not a date', '2026-W48')).toBe('2026-W48');
+    expect(weekTick('', '2026-W48')).toBe('2026-W48');
+  });
 });

@@ -273,7 +273,7 @@ const en = {
   'review.sharedPeople': 'Shared with named people ({count})',
   'review.sharedBoth': 'Shared with {groups} and named people ({count})',
   'review.status': 'Status',
-  'review.resolution': 'Recorded at',
+  'review.resolution': 'Picture size',
   'review.file': 'Original file',
   'review.download': 'Download MP4',
   'review.share': 'Share',
@@ -511,6 +511,7 @@ const en = {
   'growth.criterion': 'Criterion',
   'growth.cell': '{count} × coded, mean level {score}',
   'growth.cellNoScore': '{count} × coded',
+  'growth.weekOf': 'Week of {date}',
   'growth.goals': 'Goals',
   'growth.goalsNone': 'No goals of {name}’s with evidence you can see yet.',
   'growth.goalsNoneOwn': 'No goals yet.',
@@ -714,6 +715,26 @@ const dateTime = new Intl.DateTimeFormat('en', { dateStyle: 'medium', timeStyle:
 export function formatDateTime(iso: string): string {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : dateTime.format(d);
+}
+
+const dayFormat = new Intl.DateTimeFormat('en', { dateStyle: 'medium', timeZone: 'UTC' });
+
+/**
+ * weekLabel names a growth bucket's week by its first day ("Week of Nov 23,
+ * 2026") instead of the ISO form ("2026-W48"); start is the week's Monday
+ * (UTC, as the server counts weeks).
+ */
+export function weekLabel(start: string, fallback: string): string {
+  const d = new Date(start);
+  return Number.isNaN(d.getTime()) ? fallback : t('growth.weekOf', { date: dayFormat.format(d) });
+}
+
+const shortDay = new Intl.DateTimeFormat('en', { month: 'short', day: 'numeric', timeZone: 'UTC' });
+
+/** weekTick is a week's first day, short, for a chart axis ("Nov 23"). */
+export function weekTick(start: string, fallback: string): string {
+  const d = new Date(start);
+  return Number.isNaN(d.getTime()) ? fallback : shortDay.format(d);
 }
 
 /** formatDuration renders milliseconds as m:ss or h:mm:ss, the way players show time. */
