@@ -347,7 +347,7 @@ const en = {
   'coach.panel': 'Feedback',
   'coach.noRubric': 'No rubric is chosen for this clip yet, so moments cannot be coded against criteria. The clip’s owner chooses one.',
   'coach.pickRubric': 'Rubric for coding this clip',
-  'coach.pickRubricHint': 'Coaches code moments against its criteria. Pick one of the starter rubrics or one of your groups’.',
+  'coach.pickRubricHint': 'Feedback on this clip is coded against the rubric’s criteria (the number keys mark moments with them). Pick one of the starter rubrics or one of your groups’.',
   'coach.useRubric': 'Use this rubric',
   'coach.rubricSet': 'This clip is now coded with “{title}”.',
   'coach.rubricIs': 'Coded with {title} (version {version})',
