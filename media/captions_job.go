@@ -185,10 +185,8 @@ func (j *CaptionJob) recognize(ctx context.Context, clipID, lang string) ([]capt
 		}
 		last = time.Now()
 		// Progress is best effort: a failed update must not fail the job.
-		if _, err := j.Pipeline.Clips.db.Writer().Exec(ctx, `UPDATE clips SET caption_progress = ? WHERE id = ? AND caption_status = ?`,
-			pct, clipID, CaptionRunning); err == nil {
-			j.Pipeline.changed(ctx, clipID)
-		}
+		_, _ = j.Pipeline.Clips.db.Writer().Exec(ctx, `UPDATE clips SET caption_progress = ? WHERE id = ? AND caption_status = ?`,
+			pct, clipID, CaptionRunning)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("caption clip %s: %w", clipID, err)

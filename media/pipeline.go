@@ -49,9 +49,6 @@ type Pipeline struct {
 	TempDir string
 	Limits  transcode.Limits
 	Options transcode.Options
-	// OnChange is told when a clip's status or progress changes (the live
-	// layer streams it to the owner's library page); may be nil.
-	OnChange func(ctx context.Context, clipID string)
 }
 
 // ValidateUpload checks a tus upload's declared metadata before any byte is
@@ -136,14 +133,7 @@ func (p *Pipeline) Ingest(ctx context.Context, a accounts.Actor, n NewClip, sha2
 	if err := p.Queue.EnqueueProcess(ctx, clipID); err != nil {
 		return "", fmt.Errorf("queue processing of clip %s: %w", clipID, err)
 	}
-	p.changed(ctx, clipID)
 	return clipID, nil
-}
-
-func (p *Pipeline) changed(ctx context.Context, clipID string) {
-	if p.OnChange != nil {
-		p.OnChange(ctx, clipID)
-	}
 }
 
 func (p *Pipeline) setStatus(ctx context.Context, clipID string, st Status, progress float64) error {
@@ -152,7 +142,6 @@ func (p *Pipeline) setStatus(ctx context.Context, clipID string, st Status, prog
 	if err != nil {
 		return fmt.Errorf("set clip %s %s: %w", clipID, st, err)
 	}
-	p.changed(ctx, clipID)
 	return nil
 }
 
@@ -164,7 +153,6 @@ func (p *Pipeline) Fail(ctx context.Context, clipID, code, reason string) error 
 		return fmt.Errorf("mark clip %s failed: %w", clipID, err)
 	}
 	p.Log.Info("Clip failed.", "clip_id", clipID, "code", code, "reason", reason)
-	p.changed(ctx, clipID)
 	return nil
 }
 
@@ -257,9 +245,7 @@ func (p *Pipeline) Process(ctx context.Context, clipID string) error {
 		}
 		last = time.Now()
 		// Progress is best effort: a failed update must not fail the job.
-		if _, err := p.Clips.db.Writer().Exec(ctx, `UPDATE clips SET progress = ? WHERE id = ?`, pct, clipID); err == nil {
-			p.changed(ctx, clipID)
-		}
+		_, _ = p.Clips.db.Writer().Exec(ctx, `UPDATE clips SET progress = ? WHERE id = ?`, pct, clipID)
 	})
 	if rej, ok := transcode.AsRejection(err); ok {
 		if ferr := p.Fail(ctx, clipID, rej.Code, rej.Reason); ferr != nil {
@@ -310,7 +296,6 @@ func (p *Pipeline) Process(ctx context.Context, clipID string) error {
 	if err != nil {
 		return fmt.Errorf("mark clip %s ready: %w", clipID, err)
 	}
-	p.changed(ctx, clipID)
 	p.Log.Info("Clip ready.", "clip_id", clipID, "duration_ms", res.Duration.Milliseconds(), "renditions", len(res.Renditions))
 	if res.HasAudio && p.Queue != nil {
 		if err := p.Queue.EnqueueCaptions(ctx, clipID); err != nil {
