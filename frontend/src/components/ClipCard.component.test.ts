@@ -6,31 +6,10 @@ import { mount, unmount } from 'svelte';
 import { afterEach, describe, expect, it } from 'vitest';
 import ClipCard from './ClipCard.svelte';
 import type { Clip } from '../lib/api';
+import { clipFixture } from '../lib/clipFixture';
 
 function clip(over: Partial<Clip>): Clip {
-  return {
-    id: 'c1',
-    title: 'Fractions, period 2',
-    description: '',
-    status: 'ready',
-    progress: 100,
-    owner: { id: 'u1', name: 'Tess Teacher' },
-    filename: 'lesson.mp4',
-    size_bytes: 1,
-    duration_ms: 60_000,
-    width: 640,
-    height: 360,
-    has_video: true,
-    has_audio: true,
-    caption_status: 'ready',
-    reflect_first: false,
-    feedback_after_reflection: false,
-    audience: { users: [], groups: [] },
-    media: null,
-    created_at: '2026-03-01T10:00:00Z',
-    updated_at: '2026-03-01T10:00:00Z',
-    ...over,
-  } as Clip;
+  return clipFixture({ id: 'c1', title: 'Fractions, period 2', owner: { id: 'u1', name: 'Tess Teacher' }, caption_status: 'ready', ...over });
 }
 
 let cleanup: (() => void) | null = null;

@@ -1,32 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { Clip, User } from './api';
+import type { User } from './api';
+import { clipFixture } from './clipFixture';
 import { ARRIVAL_WINDOW_MS, awaitingClips, canDelete, captionsBusy, failureAdvice, filterAndSort, isProcessing, statusLabel } from './library';
 
-function clip(over: Partial<Clip>): Clip {
-  return {
-    id: 'c',
-    title: 'Lesson',
-    description: '',
-    status: 'ready',
-    progress: 100,
-    owner: { id: 'u1', name: 'Tom Teacher' },
-    filename: 'lesson.mp4',
-    size_bytes: 1000,
-    duration_ms: 6000,
-    width: 640,
-    height: 360,
-    has_video: true,
-    has_audio: true,
-    caption_status: 'none',
-    reflect_first: false,
-    feedback_after_reflection: false,
-    audience: { users: [], groups: [] },
-    media: null,
-    created_at: '2026-03-01T10:00:00Z',
-    updated_at: '2026-03-01T10:00:00Z',
-    ...over,
-  };
-}
+const clip = clipFixture;
 
 const user = (over: Partial<User> = {}): User => ({ id: 'u1', email: 'tom@school.test', name: 'Tom', admin: false, ...over });
 
