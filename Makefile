@@ -1,15 +1,19 @@
 # The Makefile is the contract: `make run` and `make test` work on a fresh
 # Debian machine; every other target is a piece of those two or a benchmark.
 GO        ?= go
+# go.mod names the toolchain (a patch release with the standard library's
+# security fixes); let go fetch it where the machine's default says "local".
+export GOTOOLCHAIN ?= auto
 BIN       := bin/filmroom
 CACHE_BIN := $(CURDIR)/.cache/bin
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/filmroom/filmroom/server.Version=$(VERSION)
 STATICCHECK_VERSION := v0.8.2
+GOVULNCHECK_VERSION := v1.9.0
 # Go test packages run with the race detector; -p 2 matches the 2-core machines.
 GOTEST    := $(GO) test -race -p 2 -timeout 20m
 
-.PHONY: fuzz all run test build frontend setup setup-test lint vet fmt-check e2e test-go test-frontend clean \
+.PHONY: fuzz all run test build frontend setup setup-test lint vet fmt-check e2e test-go test-frontend clean vulncheck npm-audit \
         bench bench-media bench-captions bench-annotations bench-live bench-upload bench-web
 
 all: build
@@ -67,9 +71,20 @@ vet:
 $(CACHE_BIN)/staticcheck:
 	GOBIN=$(CACHE_BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-lint: fmt-check vet $(CACHE_BIN)/staticcheck
+$(CACHE_BIN)/govulncheck:
+	GOBIN=$(CACHE_BIN) $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
+
+## lint: gofmt, vet, staticcheck, svelte-check, and known vulnerabilities in
+## what the code calls (govulncheck) and in the web app's runtime packages
+lint: setup-test fmt-check vet $(CACHE_BIN)/staticcheck vulncheck npm-audit
 	$(CACHE_BIN)/staticcheck ./...
 	cd frontend && npm run check
+
+vulncheck: $(CACHE_BIN)/govulncheck
+	$(GO) run ./scripts/vulncheck -govulncheck $(CACHE_BIN)/govulncheck
+
+npm-audit:
+	scripts/npm-audit.sh
 
 bench: bench-media bench-upload bench-captions bench-annotations bench-live bench-web
 
