@@ -253,6 +253,19 @@ func TestTokenScopeAndExpiry(t *testing.T) {
 			if _, got, err := svc.ResolveToken(ctx, week.Token); err != nil || got.Scope != accounts.ScopeUpload || got.ID != week.ID {
 				t.Fatalf("ResolveToken = %+v, %v", got, err)
 			}
+			// Use is recorded, at most every few minutes.
+			firstUse := clk.now()
+			clk.advance(time.Minute)
+			if _, got, err := svc.ResolveToken(ctx, week.Token); err != nil || got.LastUsedAt == nil || !got.LastUsedAt.Equal(firstUse) {
+				t.Fatalf("second use within %s: last used %v, %v; want %s", accounts.SessionSeenEvery, got.LastUsedAt, err, firstUse)
+			}
+			clk.advance(accounts.SessionSeenEvery)
+			if _, err := svc.TokenUser(ctx, week.Token); err != nil {
+				t.Fatal(err)
+			}
+			if _, got, _ := svc.ResolveToken(ctx, week.Token); got.LastUsedAt == nil || !got.LastUsedAt.Equal(clk.now()) {
+				t.Fatalf("use after %s not recorded: %v", accounts.SessionSeenEvery, got.LastUsedAt)
+			}
 			clk.advance(7 * 24 * time.Hour)
 			_, _, err = svc.ResolveToken(ctx, week.Token)
 			if !errors.Is(err, apperr.ErrUnauthorized) || errCode(err) != "token_expired" || !strings.Contains(err.Error(), week.ExpiresAt.Format("2006-01-02")) {

@@ -160,9 +160,10 @@ func (s *Service) ResolveToken(ctx context.Context, token string) (User, APIToke
 	var t APIToken
 	var u User
 	var created, expires int64
-	err := s.db.Reader().QueryRow(ctx, `SELECT t.id, t.name, t.scope, t.expires_at, u.id, u.email, u.name, u.admin, u.created_at
+	var used sql.NullInt64
+	err := s.db.Reader().QueryRow(ctx, `SELECT t.id, t.name, t.scope, t.expires_at, t.last_used_at, u.id, u.email, u.name, u.admin, u.created_at
 		FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?`, hashToken(token)).
-		Scan(&t.ID, &t.Name, &t.Scope, &expires, &u.ID, &u.Email, &u.Name, &u.Admin, &created)
+		Scan(&t.ID, &t.Name, &t.Scope, &expires, &used, &u.ID, &u.Email, &u.Name, &u.Admin, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, APIToken{}, ErrInvalidToken
 	}
@@ -175,9 +176,14 @@ func (s *Service) ResolveToken(ctx context.Context, token string) (User, APIToke
 		return User{}, APIToken{}, apperr.New(apperr.ErrUnauthorized, "token_expired",
 			fmt.Sprintf("this API token (%q) expired on %s; create a new one on your account page", t.Name, t.ExpiresAt.Format("2006-01-02 15:04 UTC")))
 	}
-	// Best effort: a failed usage stamp must not fail the request.
-	if _, err := s.db.Writer().Exec(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, sqldb.Millis(now), t.ID); err != nil {
-		s.log.Warn("Could not record token use.", "token_id", t.ID, "error", err)
+	t.LastUsedAt = sqldb.NullTime(used)
+	// Best effort: a failed usage stamp must not fail the request. Like a
+	// session's "last seen", it is refreshed at most every SessionSeenEvery,
+	// so a busy script does not mean a database write per request.
+	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) >= SessionSeenEvery {
+		if _, err := s.db.Writer().Exec(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, sqldb.Millis(now), t.ID); err != nil {
+			s.log.Warn("Could not record token use.", "token_id", t.ID, "error", err)
+		}
 	}
 	return u, t, nil
 }
