@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -37,12 +38,18 @@ func NewHandler(svc *Service, baseURL string) *Handler {
 
 type sessionKey struct{}
 
-type sessionInfo struct{ token, csrf string }
+type sessionInfo struct{ token, csrf, id string }
+
+// APIPrefix is where the server mounts the API; the token policy names
+// routes relative to it.
+const APIPrefix = "/api/v1"
 
 // Authenticate resolves the bearer token or session cookie into an Actor in
 // the request context; it lets anonymous requests through (handlers decide),
-// but rejects a cookie-authenticated change without the CSRF token, and a
-// bad bearer token.
+// but rejects a cookie-authenticated change without the CSRF token, a bad
+// or expired bearer token, and a request its token's scope does not allow
+// (the one place the token policy of scope.go is enforced). It runs after
+// routing, so c.Path() is the route's pattern.
 func (h *Handler) Authenticate() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -53,30 +60,41 @@ func (h *Handler) Authenticate() echo.MiddlewareFunc {
 				if !ok {
 					return apperr.New(apperr.ErrUnauthorized, "invalid_token", "use \"Authorization: Bearer <token>\" with a personal API token")
 				}
-				u, err := h.svc.TokenUser(ctx, strings.TrimSpace(token))
+				u, t, err := h.svc.ResolveToken(ctx, strings.TrimSpace(token))
 				if err != nil {
-					return apperr.New(apperr.ErrUnauthorized, "invalid_token", "this API token is not valid (it may have been revoked); create a new one on your account page")
+					return err
 				}
-				c.SetRequest(req.WithContext(WithActor(ctx, u.Actor("token"))))
+				if err := tokenAllows(t.Scope, req.Method, strings.TrimPrefix(c.Path(), APIPrefix)); err != nil {
+					return err
+				}
+				a := u.Actor("token")
+				a.Credential = CredentialToken + ":" + t.ID
+				c.SetRequest(req.WithContext(WithActor(ctx, a)))
 				return next(c)
 			}
 			ck, err := req.Cookie(SessionCookie)
 			if err != nil || ck.Value == "" {
 				return next(c)
 			}
-			u, csrf, err := h.svc.SessionUser(ctx, ck.Value)
-			if err != nil {
+			u, se, err := h.svc.ResolveSession(ctx, ck.Value, c.RealIP())
+			if errors.Is(err, apperr.ErrUnauthorized) {
 				// An expired or unknown cookie is treated as signed out.
 				h.clearCookies(c)
 				return next(c)
 			}
+			if err != nil {
+				return err
+			}
+			csrf := se.CSRFToken
 			if !safeMethod(req.Method) {
 				got := req.Header.Get(CSRFHeader)
 				if subtle.ConstantTimeCompare([]byte(got), []byte(csrf)) != 1 {
 					return apperr.New(apperr.ErrForbidden, "csrf_failed", "this request is missing its security token; reload the page and try again")
 				}
 			}
-			ctx = context.WithValue(WithActor(ctx, u.Actor("session")), sessionKey{}, sessionInfo{token: ck.Value, csrf: csrf})
+			a := u.Actor("session")
+			a.Credential = CredentialSession + ":" + se.ID
+			ctx = context.WithValue(WithActor(ctx, a), sessionKey{}, sessionInfo{token: ck.Value, csrf: csrf, id: se.ID})
 			c.SetRequest(req.WithContext(ctx))
 			return next(c)
 		}
@@ -107,6 +125,9 @@ func (h *Handler) Routes(g *echo.Group) {
 	g.GET("/me/tokens", h.listTokens)
 	g.POST("/me/tokens", h.createToken)
 	g.DELETE("/me/tokens/:tid", h.deleteToken)
+	g.GET("/me/sessions", h.listSessions)
+	g.POST("/me/sessions/revoke-others", h.revokeOthers)
+	g.DELETE("/me/sessions/:sid", h.revokeSession)
 	g.GET("/users", h.listUsers)
 	g.GET("/groups", h.listGroups)
 	g.POST("/groups", h.createGroup)
@@ -135,8 +156,17 @@ func (h *Handler) clearCookies(c echo.Context) {
 	}
 }
 
+// signIn starts a session for u and sets its cookies. Every sign-in path
+// (login, setup, accepting an invitation) goes through here, so every one
+// rotates the session: the cookie the browser came with, valid or not, is
+// ended with the new one's creation.
 func (h *Handler) signIn(c echo.Context, u User) error {
-	se, err := h.svc.CreateSession(c.Request().Context(), u.ID, c.Request().UserAgent())
+	req := c.Request()
+	n := NewSession{UserID: u.ID, UserAgent: req.UserAgent(), ClientIP: c.RealIP()}
+	if ck, err := req.Cookie(SessionCookie); err == nil {
+		n.Replaces = ck.Value
+	}
+	se, err := h.svc.StartSession(req.Context(), n)
 	if err != nil {
 		return err
 	}
@@ -208,7 +238,7 @@ func (h *Handler) me(c echo.Context) error {
 }
 
 func (h *Handler) changePassword(c echo.Context) error {
-	a, err := RequireActor(c)
+	a, si, err := requireSession(c)
 	if err != nil {
 		return err
 	}
@@ -219,7 +249,6 @@ func (h *Handler) changePassword(c echo.Context) error {
 	if err := httpx.Bind(c, &in); err != nil {
 		return err
 	}
-	si, _ := c.Request().Context().Value(sessionKey{}).(sessionInfo)
 	if err := h.svc.ChangePassword(c.Request().Context(), a.UserID, in.Current, in.New, si.token); err != nil {
 		return err
 	}
@@ -227,7 +256,7 @@ func (h *Handler) changePassword(c echo.Context) error {
 }
 
 func (h *Handler) listTokens(c echo.Context) error {
-	a, err := RequireActor(c)
+	a, _, err := requireSession(c)
 	if err != nil {
 		return err
 	}
@@ -239,17 +268,15 @@ func (h *Handler) listTokens(c echo.Context) error {
 }
 
 func (h *Handler) createToken(c echo.Context) error {
-	a, err := RequireActor(c)
+	a, _, err := requireSession(c)
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Name string `json:"name"`
-	}
+	var in TokenInput
 	if err := httpx.Bind(c, &in); err != nil {
 		return err
 	}
-	t, err := h.svc.CreateToken(c.Request().Context(), a.UserID, in.Name)
+	t, err := h.svc.IssueToken(c.Request().Context(), a.UserID, in)
 	if err != nil {
 		return err
 	}
@@ -257,7 +284,7 @@ func (h *Handler) createToken(c echo.Context) error {
 }
 
 func (h *Handler) deleteToken(c echo.Context) error {
-	a, err := RequireActor(c)
+	a, _, err := requireSession(c)
 	if err != nil {
 		return err
 	}
@@ -424,4 +451,58 @@ func (h *Handler) acceptInvitation(c echo.Context) error {
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"user": u, "group_id": groupID})
+}
+
+// requireSession returns the actor and the session of a request signed in
+// with a session cookie. Credential routes never reach here with a token
+// (the token policy refuses them first); this is the second lock.
+func requireSession(c echo.Context) (Actor, sessionInfo, error) {
+	a, err := RequireActor(c)
+	if err != nil {
+		return a, sessionInfo{}, err
+	}
+	si, ok := c.Request().Context().Value(sessionKey{}).(sessionInfo)
+	if !ok || a.Via != "session" {
+		return a, si, ErrTokenCannotManageCredentials
+	}
+	return a, si, nil
+}
+
+func (h *Handler) listSessions(c echo.Context) error {
+	a, si, err := requireSession(c)
+	if err != nil {
+		return err
+	}
+	ss, err := h.svc.Sessions(c.Request().Context(), a.UserID, si.id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"sessions": ss})
+}
+
+func (h *Handler) revokeSession(c echo.Context) error {
+	a, si, err := requireSession(c)
+	if err != nil {
+		return err
+	}
+	sid := c.Param("sid")
+	if err := h.svc.RevokeSession(c.Request().Context(), a.UserID, sid); err != nil {
+		return err
+	}
+	if sid == si.id {
+		h.clearCookies(c) // signing this browser out
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (h *Handler) revokeOthers(c echo.Context) error {
+	a, si, err := requireSession(c)
+	if err != nil {
+		return err
+	}
+	r, err := h.svc.RevokeOthers(c.Request().Context(), a.UserID, si.id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"revoked": r})
 }

@@ -29,6 +29,10 @@ type Actor struct {
 	Admin  bool
 	// Via says how the request was authenticated: "session" or "token".
 	Via string
+	// Credential names what authenticated the request, stable and opaque:
+	// "session:<session id>" or "token:<token id>" (never a secret). Long
+	// connections re-check it with Service.CheckCredential.
+	Credential string
 }
 
 type actorKey struct{}

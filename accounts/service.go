@@ -180,7 +180,8 @@ func (s *Service) Authenticate(ctx context.Context, email, password, clientIP st
 }
 
 // ChangePassword replaces the password after checking the current one, and
-// signs out every other session.
+// signs out every other session and revokes every API token: whoever made
+// the change may be locking out someone who stole the old password.
 func (s *Service) ChangePassword(ctx context.Context, userID, current, next, keepSessionToken string) error {
 	var hash string
 	if err := s.db.Reader().QueryRow(ctx, `SELECT password_hash FROM users WHERE id = ?`, userID).Scan(&hash); err != nil {
@@ -199,12 +200,12 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next, kee
 		if _, err := q.Exec(ctx, `DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?`, userID, hashToken(keepSessionToken)); err != nil {
 			return fmt.Errorf("end other sessions of %s: %w", userID, err)
 		}
-		return nil
+		return revokeTokens(ctx, q, userID)
 	})
 }
 
 // SetPassword replaces a password without the current one (the CLI's reset)
-// and ends every session of the user.
+// and ends every session and revokes every API token of the user.
 func (s *Service) SetPassword(ctx context.Context, userID, password string) error {
 	if err := checkPassword(password); err != nil {
 		return apperr.Invalid("password", "%s", err.Error())
@@ -217,151 +218,9 @@ func (s *Service) SetPassword(ctx context.Context, userID, password string) erro
 		if n, _ := res.RowsAffected(); n == 0 {
 			return apperr.NotFound("user")
 		}
-		_, err = q.Exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
-		return err
-	})
-}
-
-// Session is a signed-in browser.
-type Session struct {
-	Token     string // only known right after creation
-	UserID    string
-	CSRFToken string
-	ExpiresAt time.Time
-}
-
-// CreateSession signs a user in and returns the secrets for the cookies.
-func (s *Service) CreateSession(ctx context.Context, userID, userAgent string) (Session, error) {
-	now := s.now()
-	se := Session{Token: id.Secret(32), UserID: userID, CSRFToken: id.Secret(20), ExpiresAt: now.Add(s.SessionTTL)}
-	if len(userAgent) > 300 {
-		userAgent = userAgent[:300]
-	}
-	_, err := s.db.Writer().Exec(ctx, `INSERT INTO sessions (token_hash, user_id, csrf_token, user_agent, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		hashToken(se.Token), userID, se.CSRFToken, userAgent, sqldb.Millis(now), sqldb.Millis(se.ExpiresAt))
-	if err != nil {
-		return se, fmt.Errorf("create session for %s: %w", userID, err)
-	}
-	return se, nil
-}
-
-// SessionUser resolves a session cookie to its user and CSRF token.
-func (s *Service) SessionUser(ctx context.Context, token string) (User, string, error) {
-	var csrf string
-	var expires, created int64
-	var u User
-	err := s.db.Reader().QueryRow(ctx, `SELECT u.id, u.email, u.name, u.admin, u.created_at, s.csrf_token, s.expires_at
-		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`, hashToken(token)).
-		Scan(&u.ID, &u.Email, &u.Name, &u.Admin, &created, &csrf, &expires)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && sqldb.Time(expires).Before(s.now())) {
-		return User{}, "", apperr.ErrUnauthorized
-	}
-	if err != nil {
-		return User{}, "", fmt.Errorf("read session: %w", err)
-	}
-	u.CreatedAt = sqldb.Time(created)
-	return u, csrf, nil
-}
-
-// DeleteSession signs a browser out.
-func (s *Service) DeleteSession(ctx context.Context, token string) error {
-	if _, err := s.db.Writer().Exec(ctx, `DELETE FROM sessions WHERE token_hash = ?`, hashToken(token)); err != nil {
-		return fmt.Errorf("delete session: %w", err)
-	}
-	return nil
-}
-
-// PurgeExpired removes expired sessions; the server runs it periodically.
-func (s *Service) PurgeExpired(ctx context.Context) error {
-	_, err := s.db.Writer().Exec(ctx, `DELETE FROM sessions WHERE expires_at < ?`, sqldb.Millis(s.now()))
-	if err != nil {
-		return fmt.Errorf("purge sessions: %w", err)
-	}
-	return nil
-}
-
-// APIToken is a personal token for scripts, sent as "Authorization: Bearer".
-type APIToken struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	Token      string     `json:"token,omitempty"` // shown once, at creation
-	CreatedAt  time.Time  `json:"created_at"`
-	LastUsedAt *time.Time `json:"last_used_at"`
-}
-
-// TokenPrefix marks filmroom tokens so that secret scanners can spot them.
-const TokenPrefix = "frt_"
-
-// CreateToken makes a personal API token.
-func (s *Service) CreateToken(ctx context.Context, userID, name string) (APIToken, error) {
-	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 100 {
-		return APIToken{}, apperr.Invalid("name", "name the token after the script that uses it (1–100 characters)")
-	}
-	now := s.now()
-	t := APIToken{ID: id.New(), Name: name, Token: TokenPrefix + id.Secret(32), CreatedAt: sqldb.Time(sqldb.Millis(now))}
-	_, err := s.db.Writer().Exec(ctx, `INSERT INTO api_tokens (id, user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
-		t.ID, userID, t.Name, hashToken(t.Token), sqldb.Millis(now))
-	if err != nil {
-		return APIToken{}, fmt.Errorf("create token for %s: %w", userID, err)
-	}
-	return t, nil
-}
-
-// Tokens lists a user's tokens (without secrets).
-func (s *Service) Tokens(ctx context.Context, userID string) ([]APIToken, error) {
-	rows, err := s.db.Reader().Query(ctx, `SELECT id, name, created_at, last_used_at FROM api_tokens WHERE user_id = ? ORDER BY created_at, id`, userID)
-	if err != nil {
-		return nil, fmt.Errorf("list tokens of %s: %w", userID, err)
-	}
-	defer rows.Close()
-	out := []APIToken{}
-	for rows.Next() {
-		var t APIToken
-		var created int64
-		var used sql.NullInt64
-		if err := rows.Scan(&t.ID, &t.Name, &created, &used); err != nil {
-			return nil, err
+		if _, err := q.Exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID); err != nil {
+			return fmt.Errorf("end sessions of %s: %w", userID, err)
 		}
-		t.CreatedAt, t.LastUsedAt = sqldb.Time(created), sqldb.NullTime(used)
-		out = append(out, t)
-	}
-	return out, rows.Err()
-}
-
-// DeleteToken revokes one of the user's tokens.
-func (s *Service) DeleteToken(ctx context.Context, userID, tokenID string) error {
-	res, err := s.db.Writer().Exec(ctx, `DELETE FROM api_tokens WHERE id = ? AND user_id = ?`, tokenID, userID)
-	if err != nil {
-		return fmt.Errorf("delete token %s: %w", tokenID, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return apperr.NotFound("token")
-	}
-	return nil
-}
-
-// TokenUser resolves a bearer token to its user.
-func (s *Service) TokenUser(ctx context.Context, token string) (User, error) {
-	if !strings.HasPrefix(token, TokenPrefix) {
-		return User{}, apperr.ErrUnauthorized
-	}
-	var tokenID string
-	var u User
-	var created int64
-	err := s.db.Reader().QueryRow(ctx, `SELECT t.id, u.id, u.email, u.name, u.admin, u.created_at
-		FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?`, hashToken(token)).
-		Scan(&tokenID, &u.ID, &u.Email, &u.Name, &u.Admin, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, apperr.ErrUnauthorized
-	}
-	if err != nil {
-		return User{}, fmt.Errorf("read token: %w", err)
-	}
-	u.CreatedAt = sqldb.Time(created)
-	// Best effort: a failed usage stamp must not fail the request.
-	if _, err := s.db.Writer().Exec(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, sqldb.Millis(s.now()), tokenID); err != nil {
-		s.log.Warn("Could not record token use.", "token_id", tokenID, "error", err)
-	}
-	return u, nil
+		return revokeTokens(ctx, q, userID)
+	})
 }

@@ -103,7 +103,7 @@ func TestSessionFlowOverHTTP(t *testing.T) {
 		t.Fatalf("me: %s", res.body)
 	}
 	// A token works without cookies or CSRF, for scripts.
-	res = e.do(p, "POST", "/api/v1/me/tokens", `{"name":"export script"}`)
+	res = e.do(p, "POST", "/api/v1/me/tokens", `{"name":"export script","scope":"full"}`)
 	var tok struct {
 		Token accounts.APIToken `json:"token"`
 	}

@@ -379,7 +379,7 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		if err := acc.SetPassword(ctx, target.ID, pw); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "password set for %s; their sessions were signed out\n", target.Email)
+		fmt.Fprintf(stdout, "password set for %s; their sessions were signed out and their API tokens revoked\n", target.Email)
 	default:
 		return fmt.Errorf("user: unknown command %q; choose add, list or set-password", args[0])
 	}

@@ -109,7 +109,7 @@ func accountsRoutes() []route {
 		{method: "GET", pattern: "/api/v1/me", path: "/api/v1/me", want: all(200, 401)},
 		{method: "POST", pattern: "/api/v1/me/password", path: "/api/v1/me/password", body: body(`{"current_password":"not it at all","new_password":"another long password"}`), want: all(400, 401)},
 		{method: "GET", pattern: "/api/v1/me/tokens", path: "/api/v1/me/tokens", want: all(200, 401)},
-		{method: "POST", pattern: "/api/v1/me/tokens", path: "/api/v1/me/tokens", body: body(`{"name":"script"}`), want: all(201, 401)},
+		{method: "POST", pattern: "/api/v1/me/tokens", path: "/api/v1/me/tokens", body: body(`{"name":"script","scope":"read","expires_in_days":30}`), want: all(201, 401)},
 		{method: "DELETE", pattern: "/api/v1/me/tokens/:tid", prepare: func(w *world, who string) string {
 			// Everyone tries to revoke the owner's token: only the owner can.
 			t, err := w.srv.Accounts.CreateToken(context.Background(), w.people["owner"].user.ID, "ci")
@@ -118,6 +118,18 @@ func accountsRoutes() []route {
 			}
 			return "/api/v1/me/tokens/" + t.ID
 		}, want: statuses(204, 404, 404, 404, 404, 401, 404)},
+		{method: "GET", pattern: "/api/v1/me/sessions", path: "/api/v1/me/sessions", want: all(200, 401)},
+		{method: "DELETE", pattern: "/api/v1/me/sessions/:sid", prepare: func(w *world, who string) string {
+			// Everyone tries to sign out one of the owner's browsers: only the owner can.
+			se, err := w.srv.Accounts.CreateSession(context.Background(), w.people["owner"].user.ID, "phone")
+			if err != nil {
+				w.t.Fatal(err)
+			}
+			return "/api/v1/me/sessions/" + se.ID
+		}, want: statuses(204, 404, 404, 404, 404, 401, 404)},
+		// Each persona signs out its own other browsers and tokens; the
+		// session making the request stays.
+		{method: "POST", pattern: "/api/v1/me/sessions/revoke-others", path: "/api/v1/me/sessions/revoke-others", want: all(200, 401)},
 		{method: "GET", pattern: "/api/v1/users", path: "/api/v1/users", want: statuses(403, 403, 403, 403, 403, 401, 200)},
 		{method: "GET", pattern: "/api/v1/groups", path: "/api/v1/groups", want: all(200, 401)},
 		{method: "POST", pattern: "/api/v1/groups", path: "/api/v1/groups", body: body(`{"name":"New cohort"}`), want: all(201, 401)},

@@ -86,13 +86,64 @@ test('first run, groups and an invitation, end to end', async (t) => {
     assert.equal(await mine.getAttribute('aria-selected'), 'true');
   });
 
-  await t.test('sign out from the account page', async () => {
+  await t.test('the account page lists sessions and makes scoped tokens; sign out everywhere else ends both', async () => {
+    // A second browser signs in as the admin (here a plain HTTP client).
+    const login = await fetch(server.baseURL + '/api/v1/auth/login', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Origin: server.baseURL, 'User-Agent': 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Version/17.5 Mobile/15E148 Safari/604.1' },
+      body: JSON.stringify({ email: admin.email, password: admin.password }),
+    });
+    assert.equal(login.status, 200);
+    const phoneCookie = login.headers.getSetCookie().find((c) => c.startsWith('filmroom_session='))?.split(';')[0];
+    assert.ok(phoneCookie, 'the login set a session cookie');
+    const asPhone = () => fetch(server.baseURL + '/api/v1/me', { headers: { Cookie: phoneCookie } });
+    assert.equal((await asPhone()).status, 200);
+
     await pa.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click();
     await expectPage(pa, 'Account');
     await pa.getByText(admin.email).waitFor();
-    await accessible(pa, 'account');
+    const sessions = pa.locator('section', { has: pa.getByRole('heading', { name: 'Where you are signed in' }) });
+    await sessions.getByText('This browser').waitFor();
+    await expectCount(sessions.locator('li'), 2);
+
+    // A read-only token for a week, made with the keyboard.
+    const tokens = pa.locator('section', { has: pa.getByRole('heading', { name: 'API tokens' }) });
+    await tokens.getByLabel('Token name').fill('nightly export');
+    await tokens.getByLabel('Access').selectOption({ label: 'Read only' });
+    await tokens.getByLabel('Expires after').selectOption({ label: '7 days' });
+    await tokens.getByLabel('Token name').focus();
+    await pa.keyboard.press('Enter');
+    const secret = tokens.getByLabel('New token');
+    await secret.waitFor();
+    const token = await secret.inputValue();
+    assert.match(token, /^frt_/);
+    const row = tokens.locator('li', { hasText: 'nightly export' });
+    await row.getByText('Read only').waitFor();
+    await row.getByText(/expires /).waitFor();
+    const withToken = (method) => fetch(server.baseURL + '/api/v1/groups', { method, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: method === 'POST' ? '{"name":"By script"}' : undefined });
+    assert.equal((await withToken('GET')).status, 200, 'a read token reads');
+    assert.equal((await withToken('POST')).status, 403, 'a read token cannot write');
+    await accessible(pa, 'account with sessions and a token');
     await screenshot(pa, '04-account');
-    await pa.getByRole('button', { name: 'Sign out' }).click();
+
+    // The other browser, signed out from here.
+    await sessions.getByRole('button', { name: /^Sign out Safari on iPhone/ }).click();
+    await expectCount(sessions.locator('li'), 1);
+    assert.equal((await asPhone()).status, 401, 'the signed-out session no longer works');
+
+    // Everywhere else: the token is revoked too, this browser stays.
+    await tokens.getByLabel('Token name').fill('second');
+    await tokens.getByRole('button', { name: 'Create token' }).click();
+    await tokens.locator('li', { hasText: 'second' }).waitFor();
+    await sessions.getByRole('button', { name: 'Sign out everywhere else' }).click();
+    await sessions.getByText(/revoked 2 API tokens/).waitFor();
+    await tokens.getByText('You have no API tokens.').waitFor();
+    assert.equal((await withToken('GET')).status, 401, 'the token is revoked');
+    await accessible(pa, 'account after signing out everywhere else');
+  });
+
+  await t.test('sign out from the account page', async () => {
+    await pa.getByRole('button', { name: 'Sign out', exact: true }).click();
     await expectPage(pa, 'Sign in');
     await accessible(pa, 'sign in');
     await screenshot(pa, '05-signin');
@@ -208,7 +259,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await accessible(pb, 'account (mobile)');
     await fitsWidth(pb, 'account at 360px');
     await screenshot(pb, '13-account-mobile');
-    await pb.getByRole('button', { name: 'Sign out' }).click();
+    await pb.getByRole('button', { name: 'Sign out', exact: true }).click();
     await expectPage(pb, 'Sign in');
     await pb.getByLabel('Email address').fill(teacher.email);
     await pb.getByLabel('Password').fill(newPassword);

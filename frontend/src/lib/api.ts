@@ -12,6 +12,39 @@ export interface User {
   admin: boolean;
 }
 
+/** SessionInfo is one signed-in browser of the user, as the session list shows it. */
+export interface SessionInfo {
+  id: string;
+  created_at: string;
+  last_seen_at: string;
+  expires_at: string;
+  user_agent: string;
+  client_ip: string;
+  /** current marks the browser the list was asked from. */
+  current: boolean;
+}
+
+/** TokenScope is what an API token may do; no scope manages credentials. */
+export type TokenScope = 'read' | 'upload' | 'full';
+
+/** TOKEN_SCOPES lists scopes from least to most, as the UI offers them. */
+export const TOKEN_SCOPES: readonly TokenScope[] = ['read', 'upload', 'full'];
+
+/** TOKEN_LIFETIMES are the expiries (days) the server accepts; 90 is the default. */
+export const TOKEN_LIFETIMES: readonly number[] = [7, 30, 90, 365];
+
+/** ApiToken is a personal API token; `token` (the secret) only right after creation. */
+export interface ApiToken {
+  id: string;
+  name: string;
+  token?: string;
+  scope: TokenScope;
+  created_at: string;
+  expires_at: string;
+  expired: boolean;
+  last_used_at: string | null;
+}
+
 /** Role is a person's role inside one group. */
 export type Role = 'teacher' | 'coach' | 'peer' | 'facilitator';
 
@@ -360,6 +393,34 @@ export class Api {
       current_password: currentPassword,
       new_password: newPassword,
     });
+  }
+
+  /** sessions lists the user's signed-in browsers, this one marked `current`. */
+  sessions(): Promise<{ sessions: SessionInfo[] }> {
+    return this.request('GET', '/me/sessions');
+  }
+
+  /** revokeSession signs one browser out (this one too, if its id is given). */
+  revokeSession(id: string): Promise<void> {
+    return this.request('DELETE', `/me/sessions/${seg(id)}`);
+  }
+
+  /** revokeOtherSessions signs out every other browser and revokes every API token. */
+  revokeOtherSessions(): Promise<{ revoked: { sessions: number; tokens: number } }> {
+    return this.request('POST', '/me/sessions/revoke-others');
+  }
+
+  tokens(): Promise<{ tokens: ApiToken[] }> {
+    return this.request('GET', '/me/tokens');
+  }
+
+  /** createToken answers with the secret, shown this once. */
+  createToken(input: { name: string; scope: TokenScope; expires_in_days: number }): Promise<{ token: ApiToken }> {
+    return this.request('POST', '/me/tokens', input);
+  }
+
+  deleteToken(id: string): Promise<void> {
+    return this.request('DELETE', `/me/tokens/${seg(id)}`);
   }
 
   groups(): Promise<{ groups: Group[] }> {
