@@ -22,9 +22,9 @@ var (
 	// ErrUnavailable is a server too busy to take the request now; the
 	// caller may retry (with RetryAfter, when set).
 	ErrUnavailable = errors.New("unavailable")
-	ErrGone            = errors.New("gone")
-	ErrTooLarge        = errors.New("too large")
-	ErrUnsupported     = errors.New("unsupported media type")
+	ErrGone        = errors.New("gone")
+	ErrTooLarge    = errors.New("too large")
+	ErrUnsupported = errors.New("unsupported media type")
 )
 
 // Error is an error with a stable machine code and a message a person can
