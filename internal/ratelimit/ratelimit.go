@@ -65,7 +65,21 @@ func (r Rate) String() string {
 	if r.Off() {
 		return "off"
 	}
-	return fmt.Sprintf("%d/%s,%d", r.Count, r.Per, r.burst())
+	return fmt.Sprintf("%d/%s,%d", r.Count, shortDuration(r.Per), r.burst())
+}
+
+// shortDuration writes whole hours, minutes and seconds as "1h", "10m",
+// "30s" rather than time.Duration's "1h0m0s".
+func shortDuration(d time.Duration) string {
+	for _, u := range []struct {
+		unit   time.Duration
+		suffix string
+	}{{time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
+		if d%u.unit == 0 {
+			return strconv.FormatInt(int64(d/u.unit), 10) + u.suffix
+		}
+	}
+	return d.String()
 }
 
 // ParseRate reads "COUNT/PERIOD,BURST" (e.g. "120/1m,60": 120 a minute

@@ -280,6 +280,9 @@ func TestParseRate(t *testing.T) {
 		if (err != nil) != tc.err || got != tc.want {
 			t.Errorf("ParseRate(%q) = %+v, %v; want %+v, error %v", tc.in, got, err, tc.want, tc.err)
 		}
+		if err == nil && tc.in == "120/1m,60" && got.String() != tc.in {
+			t.Errorf("String() = %q, want %q", got.String(), tc.in)
+		}
 		if err == nil {
 			if back, _ := ratelimit.ParseRate(got.String()); back != got {
 				t.Errorf("ParseRate(%q.String()) = %+v", tc.in, back)
