@@ -3,6 +3,7 @@ package server
 import (
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -45,6 +46,10 @@ type Config struct {
 	AdminEmail, AdminPassword string
 	LogLevel                  string
 	LogFormat                 string
+	// TrustedProxies are the load balancers whose X-Forwarded-For header
+	// names the client address (which the per-address limits count); empty
+	// means the connection's own address.
+	TrustedProxies []*net.IPNet
 	// Limits are the rate limits, counted in the database and so shared by
 	// every node. Bind sets the defaults; the zero value (a Config built by
 	// hand, as in tests) limits nothing.
@@ -127,13 +132,15 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	b.str(&c.AdminPassword, "admin-password", "", "password for --admin-email")
 	b.str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	b.str(&c.LogFormat, "log-format", "text", "text or json")
-	c.raw = &rawConfig{maxUpload: &maxUpload, origins: &origins}
+	var proxies string
+	b.str(&proxies, "trusted-proxies", "", "comma-separated addresses or CIDR ranges of load balancers whose X-Forwarded-For names the client (empty: none)")
+	c.raw = &rawConfig{maxUpload: &maxUpload, origins: &origins, proxies: &proxies}
 	c.bindLimits(b)
 }
 
 type rawConfig struct {
-	maxUpload, origins *string
-	rates              []rawRate
+	maxUpload, origins, proxies *string
+	rates                       []rawRate
 }
 
 // rawRate is a rate flag waiting for Finish to parse it.
@@ -174,6 +181,23 @@ func (c *Config) Finish() error {
 			if o = strings.TrimSpace(o); o != "" {
 				c.AllowedOrigins = append(c.AllowedOrigins, strings.TrimRight(o, "/"))
 			}
+		}
+		for _, p := range strings.Split(*c.raw.proxies, ",") {
+			if p = strings.TrimSpace(p); p == "" {
+				continue
+			}
+			if !strings.Contains(p, "/") {
+				if ip := net.ParseIP(p); ip != nil && ip.To4() != nil {
+					p += "/32"
+				} else {
+					p += "/128"
+				}
+			}
+			_, n, err := net.ParseCIDR(p)
+			if err != nil {
+				return fmt.Errorf("--trusted-proxies: %q is not an address or CIDR range", p)
+			}
+			c.TrustedProxies = append(c.TrustedProxies, n)
 		}
 		for _, r := range c.raw.rates {
 			parsed, err := ratelimit.ParseRate(*r.text)

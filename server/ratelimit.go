@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -54,6 +55,21 @@ func (l *Limits) finish() {
 // forget is how long the housekeeping keeps an idle back-off row.
 func (l Limits) forget() time.Duration {
 	return max(l.SignIn.Pair.Forget, l.SignIn.Password.Forget, 24*time.Hour)
+}
+
+// clientIP is how requests get the client address the per-address limits
+// count: the connection's own, or, behind the configured load balancers
+// only, the nearest address in X-Forwarded-For that is not one of them (a
+// client cannot escape its limit by sending the header itself).
+func clientIP(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // writeLimit refuses API writes past the per-user and per-address rates

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -36,10 +37,14 @@ func (c *testClock) advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// limitedEnv is a server with the given limits and clock.
-func limitedEnv(t *testing.T, db *sqldb.DB, lim Limits, clk *testClock) *env {
+// limitedEnv is a server with the given limits and clock; configure, when
+// given, changes the rest of its configuration.
+func limitedEnv(t *testing.T, db *sqldb.DB, lim Limits, clk *testClock, configure ...func(*Config)) *env {
 	t.Helper()
 	cfg := Config{BaseURL: "http://filmroom.test", MaxUploadSize: 1 << 30, DataDir: t.TempDir(), Migrate: true, Limits: lim}
+	for _, f := range configure {
+		f(&cfg)
+	}
 	srv, err := New(context.Background(), cfg, Deps{DB: db, Log: discardLog(), Now: clk.now})
 	if err != nil {
 		t.Fatal(err)
@@ -176,6 +181,44 @@ func TestRateLimits(t *testing.T) {
 				tc.run(t, limitedEnv(t, d.Open(t), lim, clk), clk)
 			})
 		}
+	}
+}
+
+// TestTrustedProxies: behind a configured load balancer the client address
+// comes from X-Forwarded-For, so two clients have their own sign-in pairs;
+// without one, the header is ignored and cannot dodge a limit.
+func TestTrustedProxies(t *testing.T) {
+	t.Parallel()
+	_, loopback, _ := net.ParseCIDR("127.0.0.1/32")
+	for _, tc := range []struct {
+		name    string
+		trusted []*net.IPNet
+		other   int // status of a correct sign-in from another forwarded address
+	}{
+		{"no proxy configured: the header is ignored", nil, 429},
+		{"behind a trusted proxy: each client has its own limit", []*net.IPNet{loopback}, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := limitedEnv(t, testsvc.Databases(Migrations()...)[0].Open(t), DefaultLimits(), newTestClock(),
+				func(c *Config) { c.TrustedProxies = tc.trusted })
+			e.user("owner@school.org", "Owner", false)
+			from := func(ip, password string) response {
+				return e.doWith(person{}, "POST", "/api/v1/auth/login", `{"email":"owner@school.org","password":"`+password+`"}`,
+					map[string]string{"X-Forwarded-For": ip})
+			}
+			for i := range 5 {
+				if res := from("203.0.113.66", "wrong password"); res.status != 401 {
+					t.Fatalf("wrong password %d: %d %s", i+1, res.status, res.body)
+				}
+			}
+			if res := from("203.0.113.66", "a long enough password"); res.status != 429 {
+				t.Fatalf("the guessing client: %d %s, want 429", res.status, res.body)
+			}
+			if res := from("192.0.2.10", "a long enough password"); res.status != tc.other {
+				t.Fatalf("another client: %d %s, want %d", res.status, res.body, tc.other)
+			}
+		})
 	}
 }
 
