@@ -104,6 +104,24 @@ func TestRateLimits(t *testing.T) {
 						t.Fatalf("after the wait: %d %s", res.status, res.body)
 					}
 				}},
+			{name: "with the defaults a user's burst of annotations stops at 60", limits: func(l *Limits) { *l = DefaultLimits() },
+				run: func(t *testing.T, e *env, clk *testClock) {
+					coach := e.user("coach@school.org", "Coach", false)
+					clip := e.clip(coach, "Lesson", "")
+					note := func(i int) response {
+						return e.do(coach, "POST", "/api/v1/clips/"+clip.ID+"/annotations", fmt.Sprintf(`{"start_ms":%d,"body":"note %d","kind":"note"}`, i*100, i))
+					}
+					for i := range 60 {
+						if res := note(i); res.status != 201 {
+							t.Fatalf("annotation %d: %d %s", i+1, res.status, res.body)
+						}
+					}
+					want429(t, note(60), 1) // 120 a minute: one more every 500 ms
+					clk.advance(500 * time.Millisecond)
+					if res := note(61); res.status != 201 {
+						t.Fatalf("after 500 ms: %d %s", res.status, res.body)
+					}
+				}},
 			{name: "an address's writes are limited across its users", limits: func(l *Limits) { l.WritesPerAddress = ratelimit.Rate{Count: 6, Per: time.Minute, Burst: 4} },
 				run: func(t *testing.T, e *env, clk *testClock) {
 					for i := range 4 {
