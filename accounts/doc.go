@@ -3,7 +3,8 @@
 // and coaches' caseloads) with member roles, invitations, and the one
 // authorization policy that every read and write of a clip goes through.
 //
-// Limits: login throttling is kept in memory per node (a determined attacker
-// spreading attempts over many nodes gets each node's allowance); sessions
-// and tokens are stored hashed, so a database leak does not leak sign-ins.
+// Limits: sign-in and password-change throttles are counted in the database
+// (internal/ratelimit), so every node shares them, before any password is
+// hashed; at most GOMAXPROCS hashes run at once. Sessions and tokens are
+// stored hashed, so a database leak does not leak sign-ins.
 package accounts

@@ -13,6 +13,7 @@ import (
 
 	"github.com/filmroom/filmroom/internal/apperr"
 	"github.com/filmroom/filmroom/internal/id"
+	"github.com/filmroom/filmroom/internal/ratelimit"
 	"github.com/filmroom/filmroom/internal/sqldb"
 )
 
@@ -21,12 +22,16 @@ type Service struct {
 	db  *sqldb.DB
 	log *slog.Logger
 	now func() time.Time
-	// Failed sign-ins are limited per email (guessing one account's
-	// password) and, more loosely, per client address: a whole school often
-	// shares one address behind its router.
-	emailThrottle *Throttle
-	ipThrottle    *Throttle
-	dummyHash     string
+	// limiter counts sign-in and password guesses in the database, so that
+	// every node shares the counts (see Limits).
+	limiter ratelimit.Limiter
+	// Limits are the sign-in throttles; set before serving.
+	Limits Limits
+	// hashes bounds concurrent password hashes (see hashSlots); HashWait is
+	// how long a request waits for one.
+	hashes    chan struct{}
+	HashWait  time.Duration
+	dummyHash string
 	// SessionTTL is how long a sign-in lasts.
 	SessionTTL time.Duration
 }
@@ -38,10 +43,12 @@ func New(db *sqldb.DB, log *slog.Logger, now func() time.Time) *Service {
 	}
 	return &Service{
 		db: db, log: log, now: now,
-		emailThrottle: NewThrottle(5, 15*time.Minute, now),
-		ipThrottle:    NewThrottle(100, 15*time.Minute, now),
-		dummyHash:     HashPassword("filmroom-timing-equalizer"),
-		SessionTTL:    30 * 24 * time.Hour,
+		limiter:    ratelimit.NewSQL(db, now),
+		Limits:     DefaultLimits(),
+		hashes:     hashSlots(),
+		HashWait:   DefaultHashWait,
+		dummyHash:  HashPassword("filmroom-timing-equalizer"),
+		SessionTTL: 30 * 24 * time.Hour,
 	}
 }
 
@@ -145,36 +152,40 @@ func (s *Service) Users(ctx context.Context) ([]User, error) {
 // ErrInvalidCredentials is the one answer for a wrong email or password.
 var ErrInvalidCredentials = apperr.New(apperr.ErrUnauthorized, "invalid_credentials", "the email or password is not right; check both and try again")
 
-// Authenticate checks an email and password, throttling repeated failures
-// per email and per client address.
+// Authenticate checks an email and password. The attempt is counted
+// against the sign-in limits (Limits) before the password is hashed, and
+// hashes wait for one of a few slots, so a flood of guesses neither gets
+// through nor exhausts memory.
 func (s *Service) Authenticate(ctx context.Context, email, password, clientIP string) (User, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
-	wait := max(s.emailThrottle.Blocked(email), s.ipThrottle.Blocked(clientIP))
-	if wait > 0 {
-		return User{}, apperr.New(apperr.ErrTooManyRequests, "too_many_attempts",
-			fmt.Sprintf("too many failed sign-ins; wait %d minutes and try again, or ask an admin to reset your password", int(wait.Minutes())+1))
+	attempt, err := s.countSignIn(ctx, email, clientIP)
+	if err != nil {
+		return User{}, err
 	}
+	release, err := s.hashSlot(ctx)
+	if err != nil {
+		attempt.notChecked(ctx)
+		return User{}, err
+	}
+	defer release()
 	var u User
 	var hash string
 	var created int64
-	err := s.db.Reader().QueryRow(ctx, `SELECT id, email, name, admin, created_at, password_hash FROM users WHERE email = ?`, email).
+	err = s.db.Reader().QueryRow(ctx, `SELECT id, email, name, admin, created_at, password_hash FROM users WHERE email = ?`, email).
 		Scan(&u.ID, &u.Email, &u.Name, &u.Admin, &created, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		CheckPassword(s.dummyHash, password)
-		s.emailThrottle.Fail(email)
-		s.ipThrottle.Fail(clientIP)
 		return User{}, ErrInvalidCredentials
 	}
 	if err != nil {
+		attempt.notChecked(ctx)
 		return User{}, fmt.Errorf("sign in %s: %w", email, err)
 	}
 	if !CheckPassword(hash, password) {
-		s.emailThrottle.Fail(email)
-		s.ipThrottle.Fail(clientIP)
 		s.log.Info("Sign-in failed.", "user_id", u.ID, "client_ip", clientIP)
 		return User{}, ErrInvalidCredentials
 	}
-	s.emailThrottle.Reset(email)
+	attempt.succeeded(ctx)
 	u.CreatedAt = sqldb.Time(created)
 	return u, nil
 }
@@ -182,7 +193,24 @@ func (s *Service) Authenticate(ctx context.Context, email, password, clientIP st
 // ChangePassword replaces the password after checking the current one, and
 // signs out every other session and revokes every API token: whoever made
 // the change may be locking out someone who stole the old password.
+// Guesses of the current password are limited per user (Limits.Password),
+// counted before hashing.
 func (s *Service) ChangePassword(ctx context.Context, userID, current, next, keepSessionToken string) error {
+	key := ratelimit.Key("password", userID)
+	d, err := s.limiter.Attempt(ctx, key, s.Limits.Password)
+	if err != nil {
+		return err
+	}
+	if !d.Allowed {
+		return apperr.TooManyRequests("too_many_attempts",
+			fmt.Sprintf("too many wrong current passwords; wait %s and try again, or sign out and reset your password", waitText(d.RetryAfter)), d.RetryAfter)
+	}
+	release, err := s.hashSlot(ctx)
+	if err != nil {
+		_ = s.limiter.Uncount(context.WithoutCancel(ctx), key)
+		return err
+	}
+	defer release()
 	var hash string
 	if err := s.db.Reader().QueryRow(ctx, `SELECT password_hash FROM users WHERE id = ?`, userID).Scan(&hash); err != nil {
 		return fmt.Errorf("change password of %s: %w", userID, err)
@@ -190,11 +218,16 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next, kee
 	if !CheckPassword(hash, current) {
 		return apperr.Invalid("current_password", "this is not your current password")
 	}
+	if err := s.limiter.Reset(context.WithoutCancel(ctx), key); err != nil {
+		s.log.Warn("Could not reset the password back-off.", "user_id", userID, "error", err)
+	}
 	if err := checkPassword(next); err != nil {
 		return apperr.Invalid("new_password", "%s", err.Error())
 	}
+	// Hashed outside the transaction, so the write lock is not held for it.
+	nextHash := HashPassword(next)
 	return s.db.Tx(ctx, func(q sqldb.Q) error {
-		if _, err := q.Exec(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`, HashPassword(next), sqldb.Millis(s.now()), userID); err != nil {
+		if _, err := q.Exec(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`, nextHash, sqldb.Millis(s.now()), userID); err != nil {
 			return fmt.Errorf("change password of %s: %w", userID, err)
 		}
 		if _, err := q.Exec(ctx, `DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?`, userID, hashToken(keepSessionToken)); err != nil {

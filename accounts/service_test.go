@@ -11,6 +11,7 @@ import (
 
 	"github.com/filmroom/filmroom/accounts"
 	"github.com/filmroom/filmroom/internal/apperr"
+	"github.com/filmroom/filmroom/internal/ratelimit"
 	"github.com/filmroom/filmroom/internal/testsvc"
 )
 
@@ -41,7 +42,7 @@ func fieldError(err error, field string) bool {
 // TestService is the accounts store suite; it runs on SQLite and Postgres.
 func TestService(t *testing.T) {
 	t.Parallel()
-	for _, d := range testsvc.Databases(accounts.Migrations()) {
+	for _, d := range testsvc.Databases(accounts.Migrations(), ratelimit.Migrations()) {
 		t.Run(d.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()

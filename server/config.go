@@ -3,11 +3,14 @@ package server
 import (
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/filmroom/filmroom/internal/ratelimit"
 )
 
 // Config is everything an operator can set, by flag or FILMROOM_*
@@ -43,6 +46,14 @@ type Config struct {
 	AdminEmail, AdminPassword string
 	LogLevel                  string
 	LogFormat                 string
+	// TrustedProxies are the load balancers whose X-Forwarded-For header
+	// names the client address (which the per-address limits count); empty
+	// means the connection's own address.
+	TrustedProxies []*net.IPNet
+	// Limits are the rate limits, counted in the database and so shared by
+	// every node. Bind sets the defaults; the zero value (a Config built by
+	// hand, as in tests) limits nothing.
+	Limits Limits
 
 	raw *rawConfig
 }
@@ -121,10 +132,42 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	b.str(&c.AdminPassword, "admin-password", "", "password for --admin-email")
 	b.str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	b.str(&c.LogFormat, "log-format", "text", "text or json")
-	c.raw = &rawConfig{maxUpload: &maxUpload, origins: &origins}
+	var proxies string
+	b.str(&proxies, "trusted-proxies", "", "comma-separated addresses or CIDR ranges of load balancers whose X-Forwarded-For names the client (empty: none)")
+	c.raw = &rawConfig{maxUpload: &maxUpload, origins: &origins, proxies: &proxies}
+	c.bindLimits(b)
 }
 
-type rawConfig struct{ maxUpload, origins *string }
+type rawConfig struct {
+	maxUpload, origins, proxies *string
+	rates                       []rawRate
+}
+
+// rawRate is a rate flag waiting for Finish to parse it.
+type rawRate struct {
+	flag string
+	text *string
+	into *ratelimit.Rate
+}
+
+// bindLimits registers the rate-limit flags (docs/security.d/ratelimit.md
+// explains the defaults).
+func (c *Config) bindLimits(b binder) {
+	d := DefaultLimits()
+	b.integer(&c.Limits.SignIn.Pair.After, "signin-backoff-after", d.SignIn.Pair.After,
+		"failed sign-ins of one email from one address (and wrong current passwords of one user) before each further attempt must wait 1s, 2s, 4s… (0: off)")
+	b.duration(&c.Limits.SignIn.Pair.Max, "signin-backoff-max", d.SignIn.Pair.Max, "longest wait between sign-in attempts of one email from one address")
+	rate := func(into *ratelimit.Rate, name string, def ratelimit.Rate, usage string) {
+		text := new(string)
+		b.str(text, name, def.String(), usage+", as count/period,burst or off")
+		c.raw.rates = append(c.raw.rates, rawRate{flag: name, text: text, into: into})
+	}
+	rate(&c.Limits.SignIn.Address, "signin-rate-address", d.SignIn.Address, "failed sign-ins from one client address, any email")
+	rate(&c.Limits.SignIn.Email, "signin-rate-email", d.SignIn.Email, "failed sign-ins of one email from every address together")
+	rate(&c.Limits.WritesPerUser, "write-rate-user", d.WritesPerUser, "API writes (POST, PUT, PATCH, DELETE) of one user")
+	rate(&c.Limits.WritesPerAddress, "write-rate-address", d.WritesPerAddress, "API writes from one client address, every user together")
+	rate(&c.Limits.UploadsPerUser, "upload-rate-user", d.UploadsPerUser, "uploads one user may start")
+}
 
 // Finish derives the settings that need parsing, after flags are parsed.
 func (c *Config) Finish() error {
@@ -139,6 +182,31 @@ func (c *Config) Finish() error {
 				c.AllowedOrigins = append(c.AllowedOrigins, strings.TrimRight(o, "/"))
 			}
 		}
+		for _, p := range strings.Split(*c.raw.proxies, ",") {
+			if p = strings.TrimSpace(p); p == "" {
+				continue
+			}
+			if !strings.Contains(p, "/") {
+				if ip := net.ParseIP(p); ip != nil && ip.To4() != nil {
+					p += "/32"
+				} else {
+					p += "/128"
+				}
+			}
+			_, n, err := net.ParseCIDR(p)
+			if err != nil {
+				return fmt.Errorf("--trusted-proxies: %q is not an address or CIDR range", p)
+			}
+			c.TrustedProxies = append(c.TrustedProxies, n)
+		}
+		for _, r := range c.raw.rates {
+			parsed, err := ratelimit.ParseRate(*r.text)
+			if err != nil {
+				return fmt.Errorf("--%s: %w", r.flag, err)
+			}
+			*r.into = parsed
+		}
+		c.Limits.finish()
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	if !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {

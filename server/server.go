@@ -24,13 +24,14 @@ import (
 	"github.com/filmroom/filmroom/annotations/live"
 	"github.com/filmroom/filmroom/internal/apperr"
 	"github.com/filmroom/filmroom/internal/httpx"
+	"github.com/filmroom/filmroom/internal/ratelimit"
 	"github.com/filmroom/filmroom/internal/sqldb"
 	"github.com/filmroom/filmroom/media"
 )
 
 // Migrations lists every component's schema in dependency order.
 func Migrations() []sqldb.Migrations {
-	return []sqldb.Migrations{accounts.Migrations(), media.Migrations(), annotations.Migrations()}
+	return []sqldb.Migrations{accounts.Migrations(), media.Migrations(), annotations.Migrations(), ratelimit.Migrations()}
 }
 
 // Deps are the things New needs that main (or a test) makes.
@@ -51,6 +52,7 @@ type Server struct {
 	Clips    *media.Clips
 	media    *mediaParts
 	live     *liveParts
+	limiter  ratelimit.Limiter
 	closers  []func(context.Context) error
 	stop     context.CancelFunc
 }
@@ -69,6 +71,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	s.stop = stop
 
 	s.Accounts = accounts.New(d.DB, d.Log, d.Now)
+	s.Accounts.Limits = cfg.Limits.SignIn
+	s.limiter = ratelimit.NewSQL(d.DB, d.Now)
 	s.Clips = media.NewClips(d.DB, s.Accounts, d.Log, d.Now)
 	mp, err := newMedia(ctx, cfg, d.DB, s.Clips, d.Log, true)
 	if err != nil {
@@ -95,7 +99,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = httpx.ErrorHandler(d.Log)
-	e.IPExtractor = echo.ExtractIPDirect()
+	e.IPExtractor = clientIP(cfg.TrustedProxies)
 	e.Use(middleware.RequestID())
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
@@ -120,7 +124,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 
 	accountsHTTP := accounts.NewHandler(s.Accounts, cfg.BaseURL)
-	api := e.Group("/api/v1", originCheck(cfg.Origins()), accountsHTTP.Authenticate())
+	api := e.Group("/api/v1", originCheck(cfg.Origins()), accountsHTTP.Authenticate(), writeLimit(s.limiter, cfg.Limits, d.Log))
 	accountsHTTP.Routes(api)
 	mediaHTTP := media.NewHandler(s.Clips, mp.store)
 	mediaHTTP.UseCaptionJob(mp.captions)
@@ -174,6 +178,9 @@ func (s *Server) housekeeping(ctx context.Context) {
 		case <-t.C:
 			if err := s.Accounts.PurgeExpired(ctx); err != nil {
 				s.log.Warn("Could not purge expired sessions.", "error", err)
+			}
+			if _, err := s.limiter.Sweep(ctx, s.cfg.Limits.forget()); err != nil {
+				s.log.Warn("Could not sweep old rate-limit counts.", "error", err)
 			}
 			s.media.sweepUploads(ctx, s.log)
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Sentinel errors; wrap them with fmt.Errorf("...: %w", ErrX) to add context.
@@ -16,11 +17,14 @@ var (
 	ErrForbidden    = errors.New("forbidden")
 	ErrUnauthorized = errors.New("sign-in required")
 	ErrConflict     = errors.New("conflict")
-	// Rarer kinds: 429, 410, 413 and 415 in HTTP terms.
+	// Rarer kinds: 429, 410, 413, 415 and 503 in HTTP terms.
 	ErrTooManyRequests = errors.New("too many requests")
-	ErrGone            = errors.New("gone")
-	ErrTooLarge        = errors.New("too large")
-	ErrUnsupported     = errors.New("unsupported media type")
+	// ErrUnavailable is a server too busy to take the request now; the
+	// caller may retry (with RetryAfter, when set).
+	ErrUnavailable = errors.New("unavailable")
+	ErrGone        = errors.New("gone")
+	ErrTooLarge    = errors.New("too large")
+	ErrUnsupported = errors.New("unsupported media type")
 )
 
 // Error is an error with a stable machine code and a message a person can
@@ -29,6 +33,9 @@ type Error struct {
 	Kind    error
 	Code    string
 	Message string
+	// RetryAfter, when set, tells the caller how long to wait before
+	// trying again (a Retry-After header in HTTP).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -39,6 +46,11 @@ func (e *Error) Unwrap() error { return e.Kind }
 // New returns an Error of the given kind.
 func New(kind error, code, message string) *Error {
 	return &Error{Kind: kind, Code: code, Message: message}
+}
+
+// TooManyRequests says the caller must wait retryAfter before trying again.
+func TooManyRequests(code, message string, retryAfter time.Duration) *Error {
+	return &Error{Kind: ErrTooManyRequests, Code: code, Message: message, RetryAfter: retryAfter}
 }
 
 // NotFound is the usual "no such thing, or you may not see it" error. Callers

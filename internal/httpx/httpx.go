@@ -10,7 +10,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -133,6 +135,8 @@ func kindStatus(kind error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(kind, apperr.ErrUnsupported):
 		return http.StatusUnsupportedMediaType
+	case errors.Is(kind, apperr.ErrUnavailable):
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusBadRequest
 }
@@ -149,10 +153,20 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			log.Error("Request failed.", "method", c.Request().Method, "path", c.Path(),
 				"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "error", err)
 		}
+		var ae *apperr.Error
+		if errors.As(err, &ae) && ae.RetryAfter > 0 {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds(ae.RetryAfter)))
+		}
 		if c.Request().Method == http.MethodHead {
 			_ = c.NoContent(status)
 			return
 		}
 		_ = c.JSON(status, ErrorBody{Error: detail})
 	}
+}
+
+// RetryAfterSeconds rounds a wait up to the whole seconds of a Retry-After
+// header (at least 1: "0" would invite an immediate retry).
+func RetryAfterSeconds(d time.Duration) int {
+	return max(int((d+time.Second-1)/time.Second), 1)
 }

@@ -1,0 +1,2 @@
+DROP TABLE ratelimit_backoff;
+DROP TABLE ratelimit_buckets;
