@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -70,7 +71,11 @@ func (m *liveMember) send(msg any) {
 	m.t.Helper()
 	var err error
 	if s, ok := msg.(string); ok {
-		err = m.conn.WriteMessage(websocket.TextMessage, []byte(s))
+		typ := websocket.TextMessage
+		if b, ok := strings.CutPrefix(s, "binary:"); ok {
+			typ, s = websocket.BinaryMessage, b
+		}
+		err = m.conn.WriteMessage(typ, []byte(s))
 	} else {
 		err = m.conn.WriteJSON(msg)
 	}
@@ -103,9 +108,9 @@ func (m *liveMember) await(match func(map[string]any) bool) map[string]any {
 // want is "ack", "pong", "presence" or "pointer" (seen by a witness), or
 // "error:<code>".
 type liveCase struct {
-	who  string
-	msg  string
-	want string
+	who, name string
+	msg       string
+	want      string
 }
 
 // liveMessages are the protocol's client messages; {coachAnn} is the
@@ -143,12 +148,16 @@ var liveMessages = []struct {
 	{"malformed JSON", `{"type":"ping","t":`, "error:invalid_json", "error:invalid_json", "error:invalid_json"},
 	{"field of another type", `{"type":"sync.end","ref":"r","user_id":"{ownerID}"}`, "error:invalid_input", "error:invalid_input", "error:invalid_input"},
 	{"rate out of range", `{"type":"sync.rate","ref":"r","rate":1000}`, "error:invalid_input", "error:invalid_input", "error:invalid_input"},
+	{"invalid UTF-8 in an annotation", "{\"type\":\"annotation.create\",\"ref\":\"r\",\"body\":{\"start_ms\":1,\"body\":\"caf\xe9\"}}", "error:invalid_utf8", "error:invalid_utf8", "error:invalid_utf8"},
+	{"deeply nested body", `{"type":"annotation.create","ref":"r","body":{"x":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}}`, "error:invalid_json", "error:invalid_json", "error:invalid_json"},
+	{"message over 64 KiB", `{"type":"annotation.create","ref":"r","body":{"start_ms":1,"body":"` + strings.Repeat("a", 70<<10) + `"}}`, "close:1009", "close:1009", "close:1009"},
+	{"binary frame", "binary:" + `{"type":"ping","t":1}`, "close:1003", "close:1003", "close:1003"},
 }
 
 func liveCases() []liveCase {
 	var cs []liveCase
 	for _, m := range liveMessages {
-		cs = append(cs, liveCase{"owner", m.msg, m.owner}, liveCase{"coach", m.msg, m.coach}, liveCase{"peer", m.msg, m.peer})
+		cs = append(cs, liveCase{"owner", m.name, m.msg, m.owner}, liveCase{"coach", m.name, m.msg, m.coach}, liveCase{"peer", m.name, m.msg, m.peer})
 	}
 	return cs
 }
@@ -210,7 +219,7 @@ func TestAttackLiveProtocol(t *testing.T) {
 		if c.who == "peer" {
 			witness = room["coach"]
 		}
-		what := c.who + " sends " + msg
+		what := c.who + " sends " + c.name + ": " + truncateString(msg, 200)
 		sender.send(msg)
 		switch {
 		case c.want == "ack":
@@ -221,6 +230,16 @@ func TestAttackLiveProtocol(t *testing.T) {
 				}
 				return m["type"] == "ack" && m["ref"] == "r"
 			})
+		case strings.HasPrefix(c.want, "close:"):
+			// The server closes the socket with the protocol's code.
+			_ = sender.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+			var err error
+			for err == nil {
+				_, _, err = sender.conn.ReadMessage()
+			}
+			if ce, ok := err.(*websocket.CloseError); !ok || fmt.Sprint(ce.Code) != strings.TrimPrefix(c.want, "close:") {
+				t.Errorf("%s: socket ended with %v, want close %s", c.who+" sends "+c.name, err, strings.TrimPrefix(c.want, "close:"))
+			}
 		case c.want == "pong":
 			sender.await(func(m map[string]any) bool { return m["type"] == "pong" })
 		case c.want == "presence" || c.want == "pointer":
@@ -291,4 +310,11 @@ func TestAttackWebsocketOrigin(t *testing.T) {
 			}
 		}
 	}
+}
+
+func truncateString(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }
