@@ -589,8 +589,9 @@ func ldField(f string) string {
 // stops after the first, and whatever follows (a second document, a
 // concatenated payload) would otherwise be dropped without a word.
 func nothingAfter(data []byte, dec *json.Decoder) error {
-	if rest := bytes.TrimSpace(data[dec.InputOffset():]); len(rest) > 0 {
-		line, col := lineCol(data, dec.InputOffset())
+	after := data[dec.InputOffset():]
+	if rest := bytes.TrimLeft(after, " \t\r\n"); len(rest) > 0 {
+		line, col := lineCol(data, dec.InputOffset()+int64(len(after)-len(rest)))
 		return apperr.New(nil, "invalid_import", fmt.Sprintf("line %d, column %d: the file has more after its JSON document; send one document", line, col))
 	}
 	return nil
