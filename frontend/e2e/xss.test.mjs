@@ -25,10 +25,13 @@ import { after, before, test } from 'node:test';
 import { expectPage, launchBrowser, newPage, screenshot, startServer } from './harness.mjs';
 import { apiFor } from './api.mjs';
 
-/** x is the payload for a field: its marker, then HTML that would run script. */
-const x = (marker) => `XSS${marker}<img src=x onerror=__xss=1><svg onload=__xss=1><xss-probe data-xss></xss-probe>`;
+/**
+ * x is the payload for a field: its marker, quotes that would end an HTML
+ * attribute, then HTML that would run script.
+ */
+const x = (marker) => `XSS${marker}"'><img src=x onerror=__xss=1><svg onload=__xss=1><xss-probe data-xss></xss-probe>`;
 /** short is the payload for fields of at most 100 characters. */
-const short = (marker) => `XSS${marker}<img src=x onerror=__xss=1><xss-probe data-xss>`;
+const short = (marker) => `XSS${marker}"'><img src=x onerror=__xss=1><xss-probe data-xss>`;
 
 const teacher = { name: short('teacher'), email: 'tess@school.test', password: 'a long practice passphrase' };
 const coach = { name: short('coach'), email: 'cora@school.test', password: 'another long passphrase' };
@@ -173,7 +176,7 @@ test('stored XSS payloads in every user-written field run nowhere', async (t) =>
       body: markdown,
       kind: 'strength',
       visibility: 'audience',
-      tags: ['xsstag<img src=x onerror=__xss=1>'],
+      tags: ['xsstag"><img src=x onerror=__xss=1>'],
       criterion: 'wait',
       level: '1',
     });
@@ -189,7 +192,7 @@ test('stored XSS payloads in every user-written field run nowhere', async (t) =>
 
   await t.test('the teacher opens every page that shows them', async () => {
     await visit(A, '/', null, ['title']);
-    await visit(A, `/clips/${clipId}`, 'XSStitle', ['title', 'body', 'reply', 'coach', 'cue'], openThread);
+    await visit(A, `/clips/${clipId}`, 'XSStitle', ['title', 'body', 'tag', 'reply', 'coach', 'cue'], openThread);
     await visit(A, '/groups', 'Groups', ['group']);
     await visit(A, `/groups/${groupId}`, 'XSSgroup', ['group', 'groupdesc', 'coach']);
     await visit(A, '/account', null, ['teacher']);
@@ -198,7 +201,7 @@ test('stored XSS payloads in every user-written field run nowhere', async (t) =>
   });
 
   await t.test('the coach opens every page that shows them', async () => {
-    await visit(B, `/clips/${clipId}`, 'XSStitle', ['title', 'body', 'reply', 'teacher', 'crit', 'level', 'cue', 'wentwell', 'tochange', 'evidence'], openThread);
+    await visit(B, `/clips/${clipId}`, 'XSStitle', ['title', 'body', 'tag', 'reply', 'teacher', 'crit', 'level', 'cue', 'wentwell', 'tochange', 'evidence'], openThread);
     await visit(B, '/', null, ['title'], (page) => page.getByRole('tab', { name: 'Shared with me' }).click());
     // The group's name is an option of the group chooser here.
     await visit(B, '/', null, ['title'], (page) => page.getByRole('tab', { name: 'By group' }).click());
