@@ -183,6 +183,8 @@ type idorCase struct {
 	path, body string
 	status     int
 	code       string
+	// absent is text of the victim's that a 200 answer must not contain.
+	absent string
 }
 
 // idorIDs are the IDs an attacker knows: the victims' (clip C, the coach's
@@ -203,13 +205,17 @@ func (w *world) idorIDs() *strings.Replacer {
 	a := w.env.clip(w.people["outsider"], "Attacker clip", "").ID
 	var ownAnn struct{ ID string }
 	w.postJSON("outsider", "POST", "/api/v1/clips/"+a+"/annotations", `{"start_ms":100,"body":"mine","visibility":"audience"}`, &ownAnn)
+	// Clip D, shared with G, has the owner's draft reflection: private
+	// until submitted.
+	d := w.env.clip(w.people["owner"], "Draft clip", w.g).ID
+	w.postJSON("owner", "PUT", "/api/v1/clips/"+d+"/reflection", `{"went_well":"Draft thoughts only I read","to_change":"","evidence":""}`, nil)
 	var ownGoal struct{ ID string }
 	w.postJSON("outsider", "POST", "/api/v1/goals", `{"title":"Attacker goal"}`, &ownGoal)
 	return strings.NewReplacer(
 		"{C}", w.clip, "{G}", w.g, "{H}", w.h, "{A}", a, "{ownAnn}", ownAnn.ID, "{ownGoal}", ownGoal.ID,
 		"{ann}", ann, "{reply}", reply, "{private}", private.ID, "{goal}", w.goalOf("owner"), "{token}", tok.ID,
 		"{rubric}", w.groupRubric(), "{owner}", w.people["owner"].user.ID, "{peer}", w.people["peer"].user.ID,
-		"{guess}", id.New(),
+		"{guess}", id.New(), "{D}", d,
 	)
 }
 
@@ -316,6 +322,20 @@ func idorCases() []idorCase {
 	} {
 		cs = append(cs, idorCase{name: "list without the victim's data", who: p.who, method: "GET", path: p.path, status: 200})
 	}
+	// Members of G read G's feedback, never one person's private text.
+	for _, p := range []struct{ who, path, absent string }{
+		{"coach", "/api/v1/clips/{D}/reflection", "Draft thoughts"},
+		{"peer", "/api/v1/clips/{D}/reflection", "Draft thoughts"},
+		{"coach", "/api/v1/clips/{C}/annotations", "my own note"},
+		{"peer", "/api/v1/clips/{C}/annotations?visibility=private", "my own note"},
+		{"coach", "/api/v1/clips/{C}/annotations/export?format=csv", "my own note"},
+		{"coach", "/api/v1/clips/{C}/annotations/export?format=vtt", "my own note"},
+		{"peer", "/api/v1/clips/{C}/annotations/export?format=jsonld", "my own note"},
+		{"coach", "/api/v1/search/annotations?q=own%20note", "my own note"},
+		{"peer", "/api/v1/clips/{C}/live/log", "my own note"},
+	} {
+		cs = append(cs, idorCase{name: "private text stays private", who: p.who, method: "GET", path: p.path, status: 200, absent: p.absent})
+	}
 	return cs
 }
 
@@ -341,8 +361,14 @@ func TestAttackIDOR(t *testing.T) {
 		if c.method == "HEAD" || strings.HasPrefix(c.path, "/api/v1/uploads") {
 			code = ""
 		}
-		checkRefusal(t, what, res, code)
-		if res.status == 200 {
+		if c.absent == "" {
+			// Members of G see G's data; the private-text cases check theirs.
+			checkRefusal(t, what, res, code)
+		}
+		if c.absent != "" && strings.Contains(res.body, c.absent) {
+			t.Errorf("%s: the answer shows %q: %.300s", what, c.absent, res.body)
+		}
+		if res.status == 200 && c.absent == "" {
 			for _, v := range []string{"{C}", "{ann}", "{reply}", "{private}", "{goal}", "{rubric}", "{G}"} {
 				if strings.Contains(res.body, ids.Replace(v)) {
 					t.Errorf("%s: the answer shows the victim's %s: %.300s", what, v, res.body)
