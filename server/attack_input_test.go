@@ -277,10 +277,18 @@ func TestAttackUploadFilenames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Relative names climb from wherever a store might have joined them,
+	// possibly beyond root: look there too.
+	dd := w.srv.cfg.DataDir
 	for _, name := range uploadFilenameCases(root) {
-		if filepath.IsAbs(name) {
-			if _, err := os.Stat(name); err == nil {
-				t.Errorf("the upload was written to its absolute filename %s", name)
+		bases := []string{""}
+		if !filepath.IsAbs(name) {
+			bases = []string{dd, filepath.Join(dd, "uploads"), filepath.Join(dd, "media"), filepath.Join(dd, "media", "clips", "x"), filepath.Join(dd, "tmp")}
+		}
+		for _, b := range bases {
+			p := filepath.Join(b, strings.ReplaceAll(name, `\`, "/"))
+			if _, err := os.Stat(p); err == nil {
+				t.Errorf("the upload named %q was written to %s", name, p)
 			}
 		}
 	}
