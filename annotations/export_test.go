@@ -108,6 +108,7 @@ func TestWebAnnotationImportErrorsNamePaths(t *testing.T) {
 		{"bad kind", []byte(`{"items":[{"type":"Annotation","body":{"type":"TextualBody","purpose":"classifying","value":"praise"},"target":"urn:x#t=1"}]}`), "items[0].body.value"},
 		{"not an annotation", page(`"text"`), "items[0]"},
 		{"invalid utf-8", []byte("{\"items\":[\"\xff\"]}"), "UTF-8"},
+		{"data after the document", append(page(good), "\n{\"items\":[]}"...), "line 2, column 1: the file has more after its JSON document"},
 	}
 	for _, c := range cases {
 		_, err := annotations.ParseWebAnnotations(c.data)
@@ -295,6 +296,7 @@ func TestRubricImportExport(t *testing.T) {
 		{"json type", "json", `{"title": 5}`, "title must be a string"},
 		{"json unknown field", "json", `{"title": "x", "colour": 1}`, "colour"},
 		{"json invalid content", "json", `{"title": "x", "domains": [{"title": "D", "criteria": [{"title": "C", "levels": [{"label": "L", "score": 500}]}]}]}`, "domains[0].criteria[0].levels[0].score"},
+		{"json data after the document", "json", `{"title": "x", "domains": [{"title": "D", "criteria": [{"title": "C", "levels": [{"label": "L", "score": 1}]}]}]} []`, "more after its JSON document"},
 		{"json duplicate key", "json", `{"title": "x", "domains": [{"title": "D", "criteria": [{"key": "a", "title": "C"}, {"key": "a", "title": "C2"}]}]}`, "domains[0].criteria[1].key"},
 	}
 	for _, c := range cases {

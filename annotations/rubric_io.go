@@ -91,6 +91,9 @@ func ParseRubricJSON(data []byte) (RubricContent, error) {
 			return RubricContent{}, apperr.New(nil, "invalid_import", "the rubric file is not a filmroom rubric: "+err.Error())
 		}
 	}
+	if err := nothingAfter(data, dec); err != nil {
+		return RubricContent{}, err
+	}
 	if doc.Format != "" && doc.Format != RubricFormat {
 		return RubricContent{}, apperr.New(nil, "invalid_import", fmt.Sprintf("format: %q is not %q", doc.Format, RubricFormat))
 	}

@@ -207,6 +207,9 @@ func ParseWebAnnotations(data []byte) ([]AnnotationInput, error) {
 		}
 		return nil, apperr.New(nil, "invalid_import", "the file is not JSON: "+err.Error())
 	}
+	if err := nothingAfter(data, dec); err != nil {
+		return nil, err
+	}
 	errs := &importErrs{}
 	var items []any
 	base := "items"
@@ -580,4 +583,16 @@ func ldField(f string) string {
 		return "body (assessing).id (" + f + ")"
 	}
 	return f
+}
+
+// nothingAfter refuses a file with more than one JSON document: a decoder
+// stops after the first, and whatever follows (a second document, a
+// concatenated payload) would otherwise be dropped without a word.
+func nothingAfter(data []byte, dec *json.Decoder) error {
+	after := data[dec.InputOffset():]
+	if rest := bytes.TrimLeft(after, " \t\r\n"); len(rest) > 0 {
+		line, col := lineCol(data, dec.InputOffset()+int64(len(after)-len(rest)))
+		return apperr.New(nil, "invalid_import", fmt.Sprintf("line %d, column %d: the file has more after its JSON document; send one document", line, col))
+	}
+	return nil
 }

@@ -13,7 +13,10 @@ import (
 
 // world is the cast of the authorization matrix: a group G run by a
 // facilitator, with the clip owner (a teacher), a coach and a peer in it;
-// another group H with its own member; an outsider; a site admin.
+// another group H with its own member; an outsider; a site admin; a peer
+// who was in G and was removed from it ("removed"); and a script holding
+// an API token of the owner that the owner revoked ("revoked", a stolen
+// token).
 type world struct {
 	*env
 	people map[string]person
@@ -22,7 +25,11 @@ type world struct {
 	seq    atomic.Int64
 }
 
-var personas = []string{"owner", "coach", "peer", "other", "outsider", "anonymous", "admin"}
+var personas = []string{"owner", "coach", "peer", "other", "outsider", "anonymous", "admin", "removed", "revoked"}
+
+// victimSecrets are texts of the world that only its members may read: no
+// refusal may carry any of them.
+var victimSecrets = []string{"Fractions lesson", "Cohort G", "owner@example.org", "Waited five seconds", "Longer wait time"}
 
 func newWorld(t *testing.T) *world {
 	e := sqliteEnv(t)
@@ -60,6 +67,22 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.people["facilitator"] = fac
+	// The removed peer was a member of G (and so knows its IDs) until the
+	// facilitator took them out.
+	w.people["removed"] = e.user("removed@example.org", "Removed", false)
+	w.join(fac, w.g, "removed", accounts.RolePeer)
+	if err := e.srv.Accounts.RemoveMember(ctx, fac.user.Actor("session"), w.g, w.people["removed"].user.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The stolen token: the owner made it and revoked it.
+	tok, err := e.srv.Accounts.CreateToken(ctx, w.people["owner"].user.ID, "laptop script")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.Accounts.DeleteToken(ctx, w.people["owner"].user.ID, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	w.people["revoked"] = person{user: w.people["owner"].user, bearer: tok.Token}
 	return w
 }
 
@@ -88,6 +111,9 @@ type route struct {
 	want            map[string]int
 }
 
+// statuses lists the seven first personas' statuses. The removed peer gets
+// what an outsider gets, and the revoked token is refused on every route
+// (see expected).
 func statuses(owner, coach, peer, other, outsider, anonymous, admin int) map[string]int {
 	return map[string]int{"owner": owner, "coach": coach, "peer": peer, "other": other, "outsider": outsider, "anonymous": anonymous, "admin": admin}
 }
@@ -257,10 +283,59 @@ func matrixRoutes() []route {
 	return append(rs, annotationRoutes()...)
 }
 
+// expected is the status who gets on r: the row's, else the removed peer
+// is an outsider (leaving a group leaves nothing behind) and a revoked
+// token is signed out of everything, even of routes strangers may use.
+func (r route) expected(who string) int {
+	if s, ok := r.want[who]; ok {
+		return s
+	}
+	switch who {
+	case "removed":
+		return r.want["outsider"]
+	case "revoked":
+		return 401
+	}
+	panic("no status for " + who)
+}
+
+// refusalCode is the error code a refusal of who with status carries.
+func refusalCode(pattern, who string, status int) string {
+	switch {
+	case who == "revoked" && status == 401:
+		return "invalid_token"
+	case pattern == "/api/v1/auth/login" && status == 401:
+		return "invalid_credentials"
+	case status == 401:
+		return "unauthorized"
+	case status == 404:
+		return "not_found"
+	case status == 403:
+		return "forbidden"
+	}
+	return ""
+}
+
+// checkRefusal asserts that a refused request says so in the JSON error
+// shape with the expected code, and leaks none of the victim's texts.
+func checkRefusal(t *testing.T, what string, res response, code string) {
+	t.Helper()
+	if code != "" && !strings.Contains(res.body, `"error":{"code":"`+code+`"`) {
+		t.Errorf("%s: status %d, want error code %q: %s", what, res.status, code, res.body)
+	}
+	for _, s := range victimSecrets {
+		if strings.Contains(res.body, s) {
+			t.Errorf("%s: the refusal leaks %q: %s", what, s, res.body)
+		}
+	}
+}
+
 func TestAuthorizationMatrix(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	for _, r := range matrixRoutes() {
+	rs := matrixRoutes()
+	t.Logf("attack suite: authorization matrix: %d cases", len(rs)*len(personas))
+	for _, r := range rs {
 		for _, who := range personas {
 			path := w.expand(r.path)
 			if r.prepare != nil {
@@ -275,13 +350,22 @@ func TestAuthorizationMatrix(t *testing.T) {
 				b = r.body(w)
 			}
 			res := w.doWith(p, r.method, path, b, r.headers)
-			if want := r.want[who]; res.status != want {
+			want := r.expected(who)
+			if res.status != want {
 				t.Errorf("%s %s as %s: status %d, want %d; body %s", r.method, r.pattern, who, res.status, want, res.body)
 			}
-			// tus answers in its own protocol's plain-text errors.
-			tus := strings.HasPrefix(r.pattern, "/api/v1/uploads")
+			// tus answers in its own protocol's plain-text errors, except
+			// for refusals of the authentication middleware in front of it.
+			tus := strings.HasPrefix(r.pattern, "/api/v1/uploads") && who != "revoked"
 			if res.status >= 400 && r.method != "HEAD" && !tus && !strings.Contains(res.body, `"error":{"code":`) {
 				t.Errorf("%s %s as %s: error body is not the JSON error shape: %s", r.method, r.pattern, who, res.body)
+			}
+			if res.status >= 400 && r.method != "HEAD" {
+				code := refusalCode(r.pattern, who, res.status)
+				if tus {
+					code = ""
+				}
+				checkRefusal(t, r.method+" "+r.pattern+" as "+who, res, code)
 			}
 		}
 	}
