@@ -11,6 +11,7 @@ import (
 
 	"github.com/filmroom/filmroom/accounts"
 	"github.com/filmroom/filmroom/internal/apperr"
+	"github.com/filmroom/filmroom/internal/ratelimit"
 	"github.com/filmroom/filmroom/internal/sqldb"
 	"github.com/filmroom/filmroom/internal/testsvc"
 )
@@ -28,7 +29,7 @@ func errCode(err error) string {
 // CheckCredential following each of them; on SQLite and Postgres.
 func TestSessions(t *testing.T) {
 	t.Parallel()
-	for _, d := range testsvc.Databases(accounts.Migrations()) {
+	for _, d := range testsvc.Databases(accounts.Migrations(), ratelimit.Migrations()) {
 		t.Run(d.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
@@ -173,7 +174,7 @@ func TestSessions(t *testing.T) {
 // set-password) ends the other sessions and every API token.
 func TestPasswordChangesRevokeTokens(t *testing.T) {
 	t.Parallel()
-	for _, d := range testsvc.Databases(accounts.Migrations()) {
+	for _, d := range testsvc.Databases(accounts.Migrations(), ratelimit.Migrations()) {
 		t.Run(d.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
@@ -219,7 +220,7 @@ func TestPasswordChangesRevokeTokens(t *testing.T) {
 // offered lifetimes, and refused once expired with a message naming when.
 func TestTokenScopeAndExpiry(t *testing.T) {
 	t.Parallel()
-	for _, d := range testsvc.Databases(accounts.Migrations()) {
+	for _, d := range testsvc.Databases(accounts.Migrations(), ratelimit.Migrations()) {
 		t.Run(d.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
