@@ -11,6 +11,7 @@ import (
 
 	"github.com/filmroom/filmroom/internal/apperr"
 	"github.com/filmroom/filmroom/internal/httpx"
+	"github.com/filmroom/filmroom/internal/sqldb"
 )
 
 // Cookie names. The CSRF cookie is readable by the web app, which echoes it
@@ -54,6 +55,9 @@ func (h *Handler) Authenticate() echo.MiddlewareFunc {
 					return apperr.New(apperr.ErrUnauthorized, "invalid_token", "use \"Authorization: Bearer <token>\" with a personal API token")
 				}
 				u, err := h.svc.TokenUser(ctx, strings.TrimSpace(token))
+				if sqldb.IsUnavailable(err) {
+					return err // 503: the token may well be valid
+				}
 				if err != nil {
 					return apperr.New(apperr.ErrUnauthorized, "invalid_token", "this API token is not valid (it may have been revoked); create a new one on your account page")
 				}
@@ -65,6 +69,11 @@ func (h *Handler) Authenticate() echo.MiddlewareFunc {
 				return next(c)
 			}
 			u, csrf, err := h.svc.SessionUser(ctx, ck.Value)
+			if sqldb.IsUnavailable(err) {
+				// 503, and keep the cookies: a database that is away for a
+				// moment must not sign everyone out.
+				return err
+			}
 			if err != nil {
 				// An expired or unknown cookie is treated as signed out.
 				h.clearCookies(c)

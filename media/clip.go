@@ -65,9 +65,9 @@ type Clip struct {
 	// Notice says what is happening to a clip that is not moving on as it
 	// should, e.g. while the worker that processed it stopped and the job
 	// is retried; empty when all is well.
-	Notice string `json:"notice,omitempty"`
-	Owner       Person   `json:"owner"`
-	Filename    string   `json:"filename"`
+	Notice   string `json:"notice,omitempty"`
+	Owner    Person `json:"owner"`
+	Filename string `json:"filename"`
 	// UploadID is the tus upload the clip came from, shown to its owner
 	// only, so the web app can match a finished upload to its clip.
 	UploadID      string `json:"upload_id,omitempty"`

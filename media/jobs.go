@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -104,7 +105,7 @@ func NewJobs(ctx context.Context, db *sqldb.DB, cfg JobsConfig, p *Pipeline, cap
 	}
 	ls := &leases{db: db, ttl: cfg.Lease, now: time.Now, log: log}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &processWorker{p: p, timeout: cfg.Timeout, leases: ls})
+	river.AddWorker(workers, &processWorker{p: p, timeout: cfg.Timeout, leases: ls, retryAfter: cfg.Lease / 3})
 	river.AddWorker(workers, &captionsWorker{cap: cap, timeout: cfg.Timeout})
 	rcfg := &river.Config{
 		Logger:               log.With("component", "river"),
@@ -317,6 +318,23 @@ type processWorker struct {
 	p       *Pipeline
 	timeout time.Duration
 	leases  *leases
+	// retryAfter is how long a job waits for storage that is away.
+	retryAfter time.Duration
+}
+
+// maxUnavailableWait bounds how long a processing job waits for storage or
+// the database before its attempts count again.
+const maxUnavailableWait = 24 * time.Hour
+
+// NoticeStorageAway is shown while a clip waits for storage to come back.
+const NoticeStorageAway = "The file storage is unavailable; processing continues when it is back."
+
+// unavailable tells errors of a dependency that is away (a refused or
+// dropped connection to object storage or the database) from errors of
+// the work itself.
+func unavailable(err error) bool {
+	var opErr *net.OpError
+	return sqldb.IsUnavailable(err) || errors.As(err, &opErr)
 }
 
 func (w *processWorker) Timeout(*river.Job[ProcessArgs]) time.Duration { return w.timeout }
@@ -351,6 +369,16 @@ func (w *processWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 	}
 	if errors.Is(err, ErrRejected) {
 		return river.JobCancel(err) // the file itself is wrong: retrying cannot help
+	}
+	if unavailable(err) && time.Since(job.CreatedAt) < maxUnavailableWait {
+		// Storage or the database is away: wait for it without spending
+		// one of the clip's attempts (a snooze does not count), so an
+		// outage of minutes does not fail every clip in the queue.
+		w.p.Log.Warn("Processing waits for storage or the database to come back.", "clip_id", clipID, "retry_in", w.retryAfter.String(), "error", err)
+		nctx, ncancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		_, _ = w.p.Clips.db.Writer().Exec(nctx, `UPDATE clips SET notice = ? WHERE id = ?`, NoticeStorageAway, clipID)
+		ncancel()
+		return river.JobSnooze(w.retryAfter)
 	}
 	if job.Attempt >= job.MaxAttempts {
 		reason := "We could not process this video after several tries. Try uploading it again; if it fails again, export it as MP4 (H.264) first."

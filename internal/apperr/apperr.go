@@ -21,6 +21,9 @@ var (
 	ErrGone            = errors.New("gone")
 	ErrTooLarge        = errors.New("too large")
 	ErrUnsupported     = errors.New("unsupported media type")
+	// ErrUnavailable is a dependency that is away for now (503 with
+	// Retry-After): the request may succeed when tried again.
+	ErrUnavailable = errors.New("temporarily unavailable")
 )
 
 // Error is an error with a stable machine code and a message a person can
