@@ -38,7 +38,9 @@ func (r *loadResult) add(status int, hdr http.Header, body string, err error, wh
 			r.okAfter++
 		}
 	case status == http.StatusServiceUnavailable:
-		var eb struct{ Error struct{ Code, Message string } }
+		var eb struct {
+			Error struct{ Code, Message string }
+		}
 		if json.Unmarshal([]byte(body), &eb) != nil || eb.Error.Code != "database_unavailable" || eb.Error.Message == "" {
 			r.problems = append(r.problems, fmt.Sprintf("%s: 503 without the JSON error: %s", what, body))
 		} else if hdr.Get("Retry-After") == "" {

@@ -1,9 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -233,3 +235,31 @@ func (b *browser) tusOffset(path string) int {
 
 // uploadID is the last element of an upload's path.
 func uploadID(path string) string { return path[strings.LastIndex(path, "/")+1:] }
+
+// testLog is a debug logger whose lines are printed when the test fails.
+func testLog(t *testing.T) *slog.Logger {
+	var buf lockedLog
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", buf.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type lockedLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
