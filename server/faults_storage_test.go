@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ import (
 
 // TestMinIOStoppedMidUploadAndMidTranscode runs a filmroom node on a
 // private MinIO and kills MinIO twice: in the middle of a tus upload (the
-// PATCH fails with an error, and once MinIO is back the client resumes
+// PATCH answers 503 with Retry-After and a clear message, and once MinIO is back the client resumes
 // from the server's offset and the stored file is the original, byte for
 // byte), and in the middle of the clip's transcode (the clip says it waits
 // for storage, the job is retried without spending its attempts, and the
@@ -62,11 +63,14 @@ func TestMinIOStoppedMidUploadAndMidTranscode(t *testing.T) {
 		t.Fatalf("first half: %d %s", status, body)
 	}
 	minio.Stop()
-	status, body := owner.tusPatch(up, half, data[half:])
-	if status < 500 {
-		t.Fatalf("PATCH with the storage down: %d %s, want a server error", status, body)
+	status, body, hdr := owner.call("PATCH", up, string(data[half:]), map[string]string{"Tus-Resumable": "1.0.0",
+		"Upload-Offset": strconv.Itoa(half), "Content-Type": "application/offset+octet-stream"})
+	if status != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" || !strings.Contains(body, "storage is unavailable") {
+		t.Fatalf("PATCH with the storage down: %d (Retry-After %q) %s; want 503 with Retry-After and a clear message", status, hdr.Get("Retry-After"), body)
 	}
-	t.Logf("PATCH with the storage down: %d %s", status, strings.TrimSpace(body))
+	if strings.Contains(body, minio.Env.Bucket) || strings.Contains(body, minio.Env.Endpoint) {
+		t.Fatalf("the error shows storage internals: %s", body)
+	}
 	minio.Start()
 	offset := owner.tusOffset(up)
 	if offset < half || offset > len(data) {
