@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,8 +28,8 @@ func TestWorkerKilledMidTranscode(t *testing.T) {
 	dbURL := testsvc.PostgresSchema(t)
 	dataDir := t.TempDir()
 	// A clip long enough (at one ffmpeg thread) to be killed in the middle.
-	src := makeClip(t, t.TempDir(), "long.mp4", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=40",
-		"-f", "lavfi", "-i", "sine=frequency=440:duration=40", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest")
+	src := makeClip(t, t.TempDir(), "long.mp4", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=60",
+		"-f", "lavfi", "-i", "sine=frequency=440:duration=60", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest")
 	data, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)
@@ -52,9 +53,16 @@ func TestWorkerKilledMidTranscode(t *testing.T) {
 		if c.Status == "ready" || c.Status == "failed" {
 			t.Fatalf("the clip finished before the worker could be killed (%s): make it longer", c.Status)
 		}
-		return c.Status == "transcoding" && c.Progress > 0
+		ff := processesWith(filepath.Join(dataDir, "tmp"))
+		return c.Status == "transcoding" && c.Progress > 0 && len(ff) > 0
 	})
 	first.kill9()
+	// ffmpeg runs in a process group of its own, so the kill did not reach
+	// it: the kernel must end it with its parent (Pdeathsig), not leave an
+	// orphan encode taking the cores the retry needs.
+	waitFor(t, "the killed worker's ffmpeg to end", time.Minute, func() bool {
+		return len(processesWith(filepath.Join(dataDir, "tmp"))) == 0
+	})
 	killedAt := owner.clip(clipID)
 	if killedAt.Status != "transcoding" {
 		t.Fatalf("after kill -9 the clip is %q, want still transcoding", killedAt.Status)
@@ -80,16 +88,19 @@ func TestWorkerKilledMidTranscode(t *testing.T) {
 	defer db.Close()
 	ctx := context.Background()
 	var running, cancelMarked, waiting int
-	if err := db.QueryRowContext(ctx, `SELECT
-		count(*) FILTER (WHERE state = 'running'),
-		count(*) FILTER (WHERE state = 'running' AND metadata ? 'cancel_attempted_at'),
-		count(*) FILTER (WHERE state = 'available')
-		FROM river_job WHERE kind = 'media.process' AND args->>'clip_id' = $1`, clipID).Scan(&running, &cancelMarked, &waiting); err != nil {
-		t.Fatal(err)
-	}
-	if running != 1 || cancelMarked != 1 || waiting != 1 {
-		t.Fatalf("process jobs of the clip: %d running, %d of them marked for cancellation, %d waiting; want 1, 1, 1", running, cancelMarked, waiting)
-	}
+	waitFor(t, "the dead job to be marked for cancellation and a fresh one to wait", time.Minute, func() bool {
+		if err := db.QueryRowContext(ctx, `SELECT
+			count(*) FILTER (WHERE state = 'running'),
+			count(*) FILTER (WHERE state = 'running' AND metadata ? 'cancel_attempted_at'),
+			count(*) FILTER (WHERE state = 'available')
+			FROM river_job WHERE kind = 'media.process' AND args->>'clip_id' = $1`, clipID).Scan(&running, &cancelMarked, &waiting); err != nil {
+			t.Fatal(err)
+		}
+		if running != 1 || waiting > 1 {
+			t.Fatalf("process jobs of the clip: %d running, %d waiting; want 1 and at most 1", running, waiting)
+		}
+		return cancelMarked == 1 && waiting == 1
+	})
 
 	// A second worker takes the retry and finishes the clip.
 	startProc(t, "worker-2", bin, workerArgs...)
@@ -106,4 +117,17 @@ func TestWorkerKilledMidTranscode(t *testing.T) {
 	}
 	// The clip plays: its master playlist is there.
 	owner.must("GET", "/api/v1/clips/"+clipID+"/media/master.m3u8", "", 200)
+}
+
+// processesWith lists the pids whose command line mentions s (Linux /proc).
+func processesWith(s string) []string {
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	var out []string
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, "cmdline"))
+		if err == nil && strings.Contains(string(b), s) {
+			out = append(out, filepath.Base(d))
+		}
+	}
+	return out
 }
