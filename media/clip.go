@@ -62,8 +62,12 @@ type Clip struct {
 	Status      Status   `json:"status"`
 	Failure     *Failure `json:"failure,omitempty"`
 	Progress    float64  `json:"progress"`
-	Owner       Person   `json:"owner"`
-	Filename    string   `json:"filename"`
+	// Notice says what is happening to a clip that is not moving on as it
+	// should, e.g. while the worker that processed it stopped and the job
+	// is retried; empty when all is well.
+	Notice   string `json:"notice,omitempty"`
+	Owner    Person `json:"owner"`
+	Filename string `json:"filename"`
 	// UploadID is the tus upload the clip came from, shown to its owner
 	// only, so the web app can match a finished upload to its clip.
 	UploadID      string `json:"upload_id,omitempty"`
@@ -127,19 +131,25 @@ func NewClips(db *sqldb.DB, acc *accounts.Service, log *slog.Logger, now func() 
 const clipCols = `c.id, c.title, c.description, c.status, c.failure_code, c.failure_reason, c.progress, c.owner_id, u.name,
 	c.filename, c.size_bytes, c.sha256, c.duration_ms, c.width, c.height, c.has_video, c.has_audio, c.caption_status,
 	c.caption_progress, COALESCE(c.rubric_id, ''), c.reflect_first, COALESCE(c.group_id, ''), c.media_json, c.created_at, c.updated_at,
-	COALESCE(c.upload_id, '')`
+	COALESCE(c.upload_id, ''), c.notice, c.lease_owner, c.lease_until`
 
 const clipFrom = ` FROM clips c JOIN users u ON u.id = c.owner_id`
 
-func scanClip(row interface{ Scan(...any) error }) (Clip, error) {
+func (s *Clips) scanClip(row interface{ Scan(...any) error }) (Clip, error) {
 	var c Clip
-	var code, reason, media string
-	var created, updated int64
+	var code, reason, media, leaseOwner string
+	var created, updated, leaseUntil int64
 	err := row.Scan(&c.ID, &c.Title, &c.Description, &c.Status, &code, &reason, &c.Progress, &c.Owner.ID, &c.Owner.Name,
 		&c.Filename, &c.SizeBytes, &c.SHA256, &c.DurationMS, &c.Width, &c.Height, &c.HasVideo, &c.HasAudio, &c.CaptionStatus,
-		&c.CaptionProgress, &c.RubricID, &c.ReflectFirst, &c.GroupID, &media, &created, &updated, &c.UploadID)
+		&c.CaptionProgress, &c.RubricID, &c.ReflectFirst, &c.GroupID, &media, &created, &updated, &c.UploadID,
+		&c.Notice, &leaseOwner, &leaseUntil)
 	if err != nil {
 		return c, err
+	}
+	if leaseOwner != "" && leaseOwner != leaseHandoff && leaseUntil < sqldb.Millis(s.now()) {
+		// The worker stopped renewing its lease and no sweeper has taken
+		// the job over yet: say so rather than show a frozen percentage.
+		c.Notice = NoticeWorkerSilent
 	}
 	if code != "" {
 		c.Failure = &Failure{Code: code, Reason: reason}
@@ -200,7 +210,7 @@ func (s *Clips) loadAudience(ctx context.Context, clips []*Clip) error {
 
 // get loads a clip with its audience, without authorization.
 func (s *Clips) get(ctx context.Context, clipID string) (Clip, error) {
-	c, err := scanClip(s.db.Reader().QueryRow(ctx, `SELECT `+clipCols+clipFrom+` WHERE c.id = ?`, clipID))
+	c, err := s.scanClip(s.db.Reader().QueryRow(ctx, `SELECT `+clipCols+clipFrom+` WHERE c.id = ?`, clipID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, apperr.NotFound("clip")
 	}
@@ -220,7 +230,7 @@ func (s *Clips) get(ctx context.Context, clipID string) (Clip, error) {
 // filters and order.
 func (s *Clips) getForViewer(ctx context.Context, clipID, userID string) (Clip, accounts.Memberships, error) {
 	r := s.db.Reader()
-	c, err := scanClip(r.QueryRow(ctx, `SELECT `+clipCols+clipFrom+` WHERE c.id = ?`, clipID))
+	c, err := s.scanClip(r.QueryRow(ctx, `SELECT `+clipCols+clipFrom+` WHERE c.id = ?`, clipID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, nil, apperr.NotFound("clip")
 	}
@@ -354,7 +364,7 @@ func (s *Clips) List(ctx context.Context, a accounts.Actor, scope Scope, groupID
 	defer rows.Close()
 	out := []Clip{}
 	for rows.Next() {
-		c, err := scanClip(rows)
+		c, err := s.scanClip(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list clips: %w", err)
 		}
@@ -391,7 +401,7 @@ func (s *Clips) VisibleOwnedBy(ctx context.Context, a accounts.Actor, ownerID st
 	}
 	var all []Clip
 	for rows.Next() {
-		c, err := scanClip(rows)
+		c, err := s.scanClip(rows)
 		if err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("list clips of %s: %w", ownerID, err)

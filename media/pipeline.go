@@ -147,7 +147,7 @@ func (p *Pipeline) setStatus(ctx context.Context, clipID string, st Status, prog
 
 // Fail marks a clip failed with a reason a person can act on.
 func (p *Pipeline) Fail(ctx context.Context, clipID, code, reason string) error {
-	_, err := p.Clips.db.Writer().Exec(ctx, `UPDATE clips SET status = ?, failure_code = ?, failure_reason = ?, updated_at = ? WHERE id = ?`,
+	_, err := p.Clips.db.Writer().Exec(ctx, `UPDATE clips SET status = ?, failure_code = ?, failure_reason = ?, notice = '', updated_at = ? WHERE id = ?`,
 		StatusFailed, code, reason, sqldb.Millis(p.Clips.now()), clipID)
 	if err != nil {
 		return fmt.Errorf("mark clip %s failed: %w", clipID, err)
@@ -194,6 +194,13 @@ type CaptionTrackInfo struct {
 // results. A *transcode.Rejection comes back wrapped in ErrRejected after
 // the clip is marked failed; other errors are worth a retry.
 func (p *Pipeline) Process(ctx context.Context, clipID string) error {
+	return p.process(ctx, clipID, "")
+}
+
+// process is Process for the attempt holding the clip's lease token (""
+// for none): an attempt whose lease was taken over must not replace the
+// media or mark the clip, because the attempt that took over does.
+func (p *Pipeline) process(ctx context.Context, clipID, token string) error {
 	c, err := p.Clips.get(ctx, clipID)
 	if errors.Is(err, apperr.ErrNotFound) {
 		return nil // deleted while queued: nothing to do
@@ -256,6 +263,9 @@ func (p *Pipeline) Process(ctx context.Context, clipID string) error {
 	if err != nil {
 		return fmt.Errorf("transcode clip %s: %w", clipID, err)
 	}
+	if err := p.holds(ctx, clipID, token); err != nil {
+		return err
+	}
 	// Replace any partial output of an earlier attempt, then upload.
 	if err := p.Store.DeletePrefix(ctx, mediaKey(clipID, "")); err != nil {
 		return fmt.Errorf("clear old media of clip %s: %w", clipID, err)
@@ -289,18 +299,38 @@ func (p *Pipeline) Process(ctx context.Context, clipID string) error {
 	if !res.HasAudio {
 		captionStatus, captionReason = CaptionNone, noSoundReason
 	}
-	_, err = p.Clips.db.Writer().Exec(ctx, `UPDATE clips SET status = ?, progress = 100, duration_ms = ?, width = ?, height = ?,
-		has_video = ?, has_audio = ?, media_json = ?, caption_status = ?, caption_reason = ?, failure_code = '', failure_reason = '', updated_at = ? WHERE id = ?`,
+	done, err := p.Clips.db.Writer().Exec(ctx, `UPDATE clips SET status = ?, progress = 100, duration_ms = ?, width = ?, height = ?,
+		has_video = ?, has_audio = ?, media_json = ?, caption_status = ?, caption_reason = ?, failure_code = '', failure_reason = '', notice = '', updated_at = ?
+		WHERE id = ? AND (? = '' OR lease_owner = ?)`,
 		StatusReady, res.Duration.Milliseconds(), res.Width, res.Height, res.HasVideo, res.HasAudio, string(mediaJSON), captionStatus, captionReason,
-		sqldb.Millis(p.Clips.now()), clipID)
+		sqldb.Millis(p.Clips.now()), clipID, token, token)
 	if err != nil {
 		return fmt.Errorf("mark clip %s ready: %w", clipID, err)
+	}
+	if n, err := done.RowsAffected(); err == nil && n == 0 && token != "" {
+		return fmt.Errorf("mark clip %s ready: %w", clipID, errLeaseLost)
 	}
 	p.Log.Info("Clip ready.", "clip_id", clipID, "duration_ms", res.Duration.Milliseconds(), "renditions", len(res.Renditions))
 	if res.HasAudio && p.Queue != nil {
 		if err := p.Queue.EnqueueCaptions(ctx, clipID); err != nil {
 			p.Log.Warn("Could not queue captions.", "clip_id", clipID, "error", err)
 		}
+	}
+	return nil
+}
+
+// holds checks that the attempt with token still holds the clip's lease
+// (always true without a token).
+func (p *Pipeline) holds(ctx context.Context, clipID, token string) error {
+	if token == "" {
+		return nil
+	}
+	var owner string
+	if err := p.Clips.db.Writer().QueryRow(ctx, `SELECT lease_owner FROM clips WHERE id = ?`, clipID).Scan(&owner); err != nil {
+		return fmt.Errorf("check lease of clip %s: %w", clipID, err)
+	}
+	if owner != token {
+		return fmt.Errorf("store media of clip %s: %w", clipID, errLeaseLost)
 	}
 	return nil
 }

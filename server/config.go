@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/filmroom/filmroom/internal/ratelimit"
+	"github.com/filmroom/filmroom/media"
 )
 
 // Config is everything an operator can set, by flag or FILMROOM_*
@@ -35,6 +36,9 @@ type Config struct {
 	FFmpegThreads int
 	// TranscodeTimeout bounds one transcode.
 	TranscodeTimeout time.Duration
+	// JobLease is how long a processing job may go without a heartbeat
+	// before another node retries it.
+	JobLease time.Duration
 	// CaptionEngine: auto, pocketsphinx, whisper, aws-transcribe or none.
 	CaptionEngine string
 	WhisperBin    string
@@ -124,6 +128,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	b.integer(&c.Workers, "workers", 1, "media jobs to run at once in this process (0: leave jobs to 'filmroom worker' nodes)")
 	b.integer(&c.FFmpegThreads, "ffmpeg-threads", 0, "threads per ffmpeg job (0: every core)")
 	b.duration(&c.TranscodeTimeout, "transcode-timeout", 2*time.Hour, "longest one transcode may run")
+	b.duration(&c.JobLease, "job-lease", media.DefaultLease, "how long a processing job may go without a heartbeat before another node retries it (a worker that died)")
 	b.str(&c.CaptionEngine, "captions-engine", "auto", "speech engine for captions: auto, pocketsphinx, whisper, aws-transcribe or none")
 	b.str(&c.WhisperBin, "whisper-bin", "whisper-cli", "whisper.cpp command-line program (captions engine whisper)")
 	b.str(&c.WhisperModel, "whisper-model", "", "whisper.cpp model file (captions engine whisper)")

@@ -69,7 +69,7 @@ func newMedia(ctx context.Context, cfg Config, db *sqldb.DB, clips *media.Clips,
 	if err != nil {
 		return nil, err
 	}
-	jobs, err := media.NewJobs(ctx, db, media.JobsConfig{Workers: cfg.Workers, Timeout: timeout + 10*time.Minute}, p, captioner, cfg.Migrate, log)
+	jobs, err := media.NewJobs(ctx, db, media.JobsConfig{Workers: cfg.Workers, Timeout: timeout + 10*time.Minute, Lease: cfg.JobLease}, p, captioner, cfg.Migrate, log)
 	if err != nil {
 		return nil, err
 	}

@@ -20,25 +20,6 @@ import (
 	"github.com/filmroom/filmroom/internal/testsvc"
 )
 
-// filmroomBinary returns the binary `make build` made, or builds one.
-func filmroomBinary(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("FILMROOM_BIN"); p != "" {
-		return p
-	}
-	root := testsvc.RepoRoot(t)
-	if p := filepath.Join(root, "bin", "filmroom"); fileExists(p) {
-		return p
-	}
-	out := filepath.Join(t.TempDir(), "filmroom")
-	cmd := exec.Command("go", "build", "-o", out, ".")
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build filmroom: %v\n%s", err, b)
-	}
-	return out
-}
-
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 func freePort(t *testing.T) int {

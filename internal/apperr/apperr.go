@@ -19,12 +19,12 @@ var (
 	ErrConflict     = errors.New("conflict")
 	// Rarer kinds: 429, 410, 413, 415 and 503 in HTTP terms.
 	ErrTooManyRequests = errors.New("too many requests")
-	// ErrUnavailable is a server too busy to take the request now; the
-	// caller may retry (with RetryAfter, when set).
-	ErrUnavailable = errors.New("unavailable")
-	ErrGone        = errors.New("gone")
-	ErrTooLarge    = errors.New("too large")
-	ErrUnsupported = errors.New("unsupported media type")
+	ErrGone            = errors.New("gone")
+	ErrTooLarge        = errors.New("too large")
+	ErrUnsupported     = errors.New("unsupported media type")
+	// ErrUnavailable is a dependency that is away for now (503 with
+	// Retry-After): the request may succeed when tried again.
+	ErrUnavailable = errors.New("temporarily unavailable")
 )
 
 // Error is an error with a stable machine code and a message a person can

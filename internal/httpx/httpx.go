@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,7 +18,12 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/filmroom/filmroom/internal/apperr"
+	"github.com/filmroom/filmroom/internal/sqldb"
 )
+
+// RetryAfterUnavailable is the Retry-After (seconds) of a 503: about how
+// long a database or storage restart takes.
+const RetryAfterUnavailable = "5"
 
 // MaxJSONBody is the largest JSON request body accepted by Bind.
 const MaxJSONBody = 1 << 20
@@ -111,6 +117,19 @@ func Status(err error) (int, ErrorDetail) {
 		return http.StatusUnauthorized, ErrorDetail{Code: "unauthorized", Message: "please sign in"}
 	case errors.Is(err, apperr.ErrConflict):
 		return http.StatusConflict, ErrorDetail{Code: "conflict", Message: err.Error()}
+	case errors.Is(err, apperr.ErrUnavailable):
+		return http.StatusServiceUnavailable, ErrorDetail{Code: "unavailable", Message: "this is unavailable for a moment; please try again shortly"}
+	case sqldb.IsUnavailable(err):
+		return http.StatusServiceUnavailable, ErrorDetail{Code: "database_unavailable",
+			Message: "filmroom cannot reach its database right now; nothing was changed, please try again in a few seconds"}
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		// A dependency reached over the network (object storage, the
+		// database under a driver error we do not know) refused or dropped
+		// the connection: temporary, so 503 rather than 500.
+		return http.StatusServiceUnavailable, ErrorDetail{Code: "unavailable",
+			Message: "filmroom cannot reach a service it depends on right now; please try again in a few seconds"}
 	}
 	return http.StatusInternalServerError, ErrorDetail{Code: "internal", Message: "something went wrong on the server; it has been logged, please try again"}
 }
@@ -149,7 +168,14 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		status, detail := Status(err)
-		if status >= 500 {
+		switch {
+		case status == http.StatusServiceUnavailable:
+			// Expected while a dependency restarts: a warning, and a hint
+			// for clients (and the web app) when to try again.
+			c.Response().Header().Set("Retry-After", RetryAfterUnavailable)
+			log.Warn("Request failed: a dependency is unavailable.", "method", c.Request().Method, "path", c.Path(),
+				"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "error", err)
+		case status >= 500:
 			log.Error("Request failed.", "method", c.Request().Method, "path", c.Path(),
 				"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "error", err)
 		}

@@ -343,3 +343,96 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// PrivateMinIO is a MinIO server of one test, with one bucket, that the
+// test may stop and start again on the same port and data folder (the
+// shared server of MinIO must never be stopped).
+type PrivateMinIO struct {
+	t           testing.TB
+	bin, dir    string
+	port, cport int
+	stop        func()
+	// Env reaches the bucket.
+	Env S3Env
+}
+
+// StartPrivateMinIO starts a MinIO server for t with one empty bucket; it
+// is stopped and its data removed when t ends.
+func StartPrivateMinIO(t testing.TB) *PrivateMinIO {
+	t.Helper()
+	bin := MinIOBinary(t)
+	if _, err := os.Stat(bin); err != nil {
+		unavailable(t, "MinIO", fmt.Sprintf("no binary at %s; run scripts/minio.sh or set FILMROOM_MINIO_BIN", bin))
+	}
+	dir, err := os.MkdirTemp("", minioDirPrefix+strconv.Itoa(os.Getpid())+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &PrivateMinIO{t: t, bin: bin, dir: dir}
+	t.Cleanup(func() {
+		m.Stop()
+		_ = os.RemoveAll(dir)
+	})
+	if m.port, err = freePort(); err != nil {
+		t.Fatal(err)
+	}
+	if m.cport, err = freePort(); err != nil {
+		t.Fatal(err)
+	}
+	m.Env = S3Env{Endpoint: "http://127.0.0.1:" + strconv.Itoa(m.port), Region: minioRegion, Bucket: bucketName(t.Name()),
+		AccessKey: minioUser, SecretKey: minioPassword}
+	m.Start()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := m.Env.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(m.Env.Bucket)}); err != nil {
+		t.Fatalf("create bucket %s: %v", m.Env.Bucket, err)
+	}
+	return m
+}
+
+// Start starts the server (again) and waits until it serves the bucket.
+func (m *PrivateMinIO) Start() {
+	m.t.Helper()
+	var output lockedBuffer
+	cmd := exec.Command(m.bin, "server", "--quiet", "--address", "127.0.0.1:"+strconv.Itoa(m.port),
+		"--console-address", "127.0.0.1:"+strconv.Itoa(m.cport), filepath.Join(m.dir, "data"))
+	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+minioUser, "MINIO_ROOT_PASSWORD="+minioPassword,
+		"MINIO_REGION="+minioRegion, "MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=on")
+	cmd.Stdout, cmd.Stderr = &output, &output
+	if err := cmd.Start(); err != nil {
+		m.t.Fatalf("run %s: %v", m.bin, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	m.stop = func() {
+		_ = cmd.Process.Kill() // as a storage host that goes away does
+		<-exited
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		select {
+		case <-exited:
+			m.t.Fatalf("minio exited at start-up:\n%s", output.String())
+		default:
+		}
+		if res, err := client.Get(m.Env.Endpoint + "/minio/health/cluster"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			m.t.Fatalf("minio not ready after 2 minutes:\n%s", output.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop kills the server and waits until it is gone.
+func (m *PrivateMinIO) Stop() {
+	if m.stop != nil {
+		m.stop()
+		m.stop = nil
+	}
+}

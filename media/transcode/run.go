@@ -47,7 +47,7 @@ func globalArgs(s *ffmpeg.Stream, progress bool) *ffmpeg.Stream {
 func run(ctx context.Context, job ffmpegJob) error {
 	args := job.stream.GetArgs()
 	cmd := exec.CommandContext(ctx, "ffmpeg", args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr()
 	cmd.Cancel = func() error {
 		// Negative pid: the process group started above.
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)

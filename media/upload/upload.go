@@ -236,7 +236,9 @@ func (u *Uploads) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		defer release()
 	}
-	u.serve.ServeHTTP(w, r2)
+	ew := &errorWriter{ResponseWriter: w, log: u.log, r: r2}
+	u.serve.ServeHTTP(ew, r2)
+	ew.finish()
 }
 
 type inflight struct {

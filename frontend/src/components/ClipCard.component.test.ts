@@ -56,6 +56,13 @@ describe('ClipCard', () => {
     expect(bars[0].getAttribute('aria-label')).toBe('Processing of Fractions, period 2');
   });
 
+  it('says why processing stalls when the server gives a notice', () => {
+    const notice = 'The worker processing this clip stopped; retrying (1 of 3).';
+    const el = show(clip({ status: 'transcoding', progress: 0, notice }));
+    expect(el.querySelector('[role="status"]')?.textContent).toBe(notice);
+    expect(el.querySelector('p.hint')).toBeNull();
+  });
+
   it('tells the uploader how to fix a failed clip, and others who can', () => {
     const failed = clip({ status: 'failed', failure: { code: 'corrupt', reason: 'The file is damaged.' } });
     const target = document.createElement('ul');

@@ -137,6 +137,12 @@ export interface Clip {
   failure?: { code: string; reason: string };
   /** progress is 0–100 while transcoding. */
   progress: number;
+  /**
+   * notice says, in words for a person, why processing is not moving on
+   * (its worker stopped and it is retried, the storage is away); absent
+   * when all is well.
+   */
+  notice?: string;
   owner: { id: string; name: string };
   filename: string;
   size_bytes: number;
