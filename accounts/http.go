@@ -53,11 +53,13 @@ func (h *Handler) Authenticate() echo.MiddlewareFunc {
 				if !ok {
 					return apperr.New(apperr.ErrUnauthorized, "invalid_token", "use \"Authorization: Bearer <token>\" with a personal API token")
 				}
-				u, err := h.svc.TokenUser(ctx, strings.TrimSpace(token))
+				u, tokenID, err := h.svc.tokenUser(ctx, strings.TrimSpace(token))
 				if err != nil {
 					return apperr.New(apperr.ErrUnauthorized, "invalid_token", "this API token is not valid (it may have been revoked); create a new one on your account page")
 				}
-				c.SetRequest(req.WithContext(WithActor(ctx, u.Actor("token"))))
+				a := u.Actor("token")
+				a.Credential = tokenCredential(tokenID)
+				c.SetRequest(req.WithContext(WithActor(ctx, a)))
 				return next(c)
 			}
 			ck, err := req.Cookie(SessionCookie)
@@ -76,7 +78,9 @@ func (h *Handler) Authenticate() echo.MiddlewareFunc {
 					return apperr.New(apperr.ErrForbidden, "csrf_failed", "this request is missing its security token; reload the page and try again")
 				}
 			}
-			ctx = context.WithValue(WithActor(ctx, u.Actor("session")), sessionKey{}, sessionInfo{token: ck.Value, csrf: csrf})
+			a := u.Actor("session")
+			a.Credential = sessionCredential(hashToken(ck.Value))
+			ctx = context.WithValue(WithActor(ctx, a), sessionKey{}, sessionInfo{token: ck.Value, csrf: csrf})
 			c.SetRequest(req.WithContext(ctx))
 			return next(c)
 		}

@@ -29,6 +29,9 @@ type Service struct {
 	dummyHash     string
 	// SessionTTL is how long a sign-in lasts.
 	SessionTTL time.Duration
+	// OnAccessChange, when set (by the server's wiring), hears of every
+	// change that may take access away; see AccessChanged.
+	OnAccessChange func(ctx context.Context, c AccessChange)
 }
 
 // New returns the accounts service. now may be nil (time.Now).
@@ -192,7 +195,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next, kee
 	if err := checkPassword(next); err != nil {
 		return apperr.Invalid("new_password", "%s", err.Error())
 	}
-	return s.db.Tx(ctx, func(q sqldb.Q) error {
+	err := s.db.Tx(ctx, func(q sqldb.Q) error {
 		if _, err := q.Exec(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`, HashPassword(next), sqldb.Millis(s.now()), userID); err != nil {
 			return fmt.Errorf("change password of %s: %w", userID, err)
 		}
@@ -201,6 +204,10 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next, kee
 		}
 		return nil
 	})
+	if err == nil {
+		s.AccessChanged(ctx, AccessChange{UserID: userID})
+	}
+	return err
 }
 
 // SetPassword replaces a password without the current one (the CLI's reset)
@@ -209,7 +216,7 @@ func (s *Service) SetPassword(ctx context.Context, userID, password string) erro
 	if err := checkPassword(password); err != nil {
 		return apperr.Invalid("password", "%s", err.Error())
 	}
-	return s.db.Tx(ctx, func(q sqldb.Q) error {
+	err := s.db.Tx(ctx, func(q sqldb.Q) error {
 		res, err := q.Exec(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`, HashPassword(password), sqldb.Millis(s.now()), userID)
 		if err != nil {
 			return fmt.Errorf("set password of %s: %w", userID, err)
@@ -220,6 +227,10 @@ func (s *Service) SetPassword(ctx context.Context, userID, password string) erro
 		_, err = q.Exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
 		return err
 	})
+	if err == nil {
+		s.AccessChanged(ctx, AccessChange{UserID: userID})
+	}
+	return err
 }
 
 // Session is a signed-in browser.
@@ -265,9 +276,19 @@ func (s *Service) SessionUser(ctx context.Context, token string) (User, string, 
 
 // DeleteSession signs a browser out.
 func (s *Service) DeleteSession(ctx context.Context, token string) error {
-	if _, err := s.db.Writer().Exec(ctx, `DELETE FROM sessions WHERE token_hash = ?`, hashToken(token)); err != nil {
+	h := hashToken(token)
+	var userID string
+	err := s.db.Reader().QueryRow(ctx, `SELECT user_id FROM sessions WHERE token_hash = ?`, h).Scan(&userID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
+	if _, err := s.db.Writer().Exec(ctx, `DELETE FROM sessions WHERE token_hash = ?`, h); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	s.AccessChanged(ctx, AccessChange{UserID: userID})
 	return nil
 }
 
@@ -338,13 +359,20 @@ func (s *Service) DeleteToken(ctx context.Context, userID, tokenID string) error
 	if n, _ := res.RowsAffected(); n == 0 {
 		return apperr.NotFound("token")
 	}
+	s.AccessChanged(ctx, AccessChange{UserID: userID})
 	return nil
 }
 
 // TokenUser resolves a bearer token to its user.
 func (s *Service) TokenUser(ctx context.Context, token string) (User, error) {
+	u, _, err := s.tokenUser(ctx, token)
+	return u, err
+}
+
+// tokenUser resolves a bearer token to its user and the token's ID.
+func (s *Service) tokenUser(ctx context.Context, token string) (User, string, error) {
 	if !strings.HasPrefix(token, TokenPrefix) {
-		return User{}, apperr.ErrUnauthorized
+		return User{}, "", apperr.ErrUnauthorized
 	}
 	var tokenID string
 	var u User
@@ -353,15 +381,15 @@ func (s *Service) TokenUser(ctx context.Context, token string) (User, error) {
 		FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?`, hashToken(token)).
 		Scan(&tokenID, &u.ID, &u.Email, &u.Name, &u.Admin, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, apperr.ErrUnauthorized
+		return User{}, "", apperr.ErrUnauthorized
 	}
 	if err != nil {
-		return User{}, fmt.Errorf("read token: %w", err)
+		return User{}, "", fmt.Errorf("read token: %w", err)
 	}
 	u.CreatedAt = sqldb.Time(created)
 	// Best effort: a failed usage stamp must not fail the request.
 	if _, err := s.db.Writer().Exec(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, sqldb.Millis(s.now()), tokenID); err != nil {
 		s.log.Warn("Could not record token use.", "token_id", tokenID, "error", err)
 	}
-	return u, nil
+	return u, tokenID, nil
 }

@@ -437,6 +437,23 @@ func (r *room) membersLocked() []Member {
 	return out
 }
 
+// hostPresentLocked reports whether the host is present and still allowed
+// to host: a host who lost the right (a role change, re-checked) no longer
+// holds the session against members who may take it over.
+func (r *room) hostPresentLocked(userID string) bool {
+	for c := range r.clients {
+		if c.member.UserID == userID && c.member.CanHost {
+			return true
+		}
+	}
+	for _, m := range r.remote {
+		if m.UserID == userID && m.CanHost {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *room) userPresentLocked(userID string) bool {
 	for c := range r.clients {
 		if c.member.UserID == userID {
@@ -565,5 +582,6 @@ func (h *Hub) limits() Limits {
 	return Limits{
 		MaxMessageBytes: h.cfg.MaxMessageBytes, RatePerSecond: h.cfg.RatePerSecond, RateBurst: h.cfg.RateBurst,
 		SendQueue: h.cfg.SendQueue, RingSize: h.cfg.RingSize, MaxReplay: h.cfg.MaxReplay,
+		UserRatePerSecond: h.cfg.UserRatePerSecond, UserRateBurst: h.cfg.UserRateBurst, MaxConnsPerUser: h.cfg.MaxConnsPerUser,
 	}
 }
