@@ -18,22 +18,62 @@ const accessRoom = "access-changes"
 // AccessChanged re-authorizes, on every node, the connections the change
 // concerns, and closes those that lost access: 4401 when their session or
 // token ended, 4403 when they may no longer see the clip. Connections that
-// keep access get their can_annotate/can_host updated. It never blocks:
-// the work happens on the hub's access loop. The server wires it as the
-// accounts service's OnAccessChange hook.
+// keep access get their can_annotate/can_host updated. It never blocks on
+// the checks (the hub's access loop makes them), but before it returns the
+// local connections concerned are held: nothing is sent to them until they
+// have been re-checked, so no event that follows the change reaches a
+// connection that lost access by it. The server wires it as the accounts
+// service's OnAccessChange hook.
+//
+// Other nodes hear of the change on the bus: on accessRoom, and on the
+// room of every clip open here that the change may concern, so that it
+// reaches them before this node's later events in that room.
 func (h *Hub) AccessChanged(ctx context.Context, ch accounts.AccessChange) {
 	h.noteAccessChange(ch)
-	h.publishOn(ctx, accessRoom, envelope{Kind: kindAccess, Access: &ch})
+	env := envelope{Kind: kindAccess, Access: &ch}
+	h.publishOn(ctx, accessRoom, env)
+	h.mu.Lock()
+	rooms := make([]*room, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		rooms = append(rooms, r)
+	}
+	h.mu.Unlock()
+	for _, r := range rooms {
+		if r.concerns(ch) {
+			h.publishOn(ctx, r.clipID, env)
+		}
+	}
 }
 
-// noteAccessChange queues a change for this node's access loop.
+// concerns reports whether an access change may concern c. A change
+// naming only a group concerns every connection: which clips a group
+// opens is the policy's business, not the hub's.
+func (c *client) concerns(ch accounts.AccessChange) bool {
+	return (ch.UserID == "" || c.actor.UserID == ch.UserID) && (ch.ClipID == "" || c.clipID == ch.ClipID)
+}
+
+// noteAccessChange holds this node's connections that ch concerns and
+// hands them to the access loop. A connection already pending is not held
+// twice; its re-check will read the newest state anyway.
 func (h *Hub) noteAccessChange(ch accounts.AccessChange) {
 	h.accessGen.Add(1)
-	select {
-	case h.checks <- ch:
-	default:
-		// A burst of changes: re-check everyone once instead.
-		h.checkAll.Store(true)
+	h.mu.Lock()
+	h.pmu.Lock()
+	n := 0
+	for c := range h.clients {
+		if _, ok := h.pending[c]; !ok && c.concerns(ch) {
+			c.hold()
+			h.pending[c] = struct{}{}
+			n++
+		}
+	}
+	h.pmu.Unlock()
+	h.mu.Unlock()
+	if n > 0 {
+		select {
+		case h.wakeCheck <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -50,10 +90,10 @@ func (h *Hub) onAccessBus(b []byte) {
 	h.noteAccessChange(*env.Access)
 }
 
-// accessLoop re-checks the connections each change concerns, and every
-// connection each AccessCheckInterval: a change that bypassed
-// AccessChanged (an edit in the database, a lost bus message, a node that
-// was cut off from the bus) takes effect within that interval.
+// accessLoop re-checks the pending connections, and every connection each
+// AccessCheckInterval: a change that bypassed AccessChanged (an edit in
+// the database, a lost bus message, a node that was cut off from the bus)
+// takes effect within that interval.
 func (h *Hub) accessLoop() {
 	defer h.bg.Done()
 	t := time.NewTicker(h.cfg.AccessCheckInterval)
@@ -61,38 +101,47 @@ func (h *Hub) accessLoop() {
 	for {
 		select {
 		case <-h.ctx.Done():
+			h.pmu.Lock()
+			for c := range h.pending {
+				c.release(false)
+			}
+			h.pending = map[*client]struct{}{}
+			h.pmu.Unlock()
 			return
-		case ch := <-h.checks:
-			h.recheck(ch)
+		case <-h.wakeCheck:
+			h.pmu.Lock()
+			cs := h.pending
+			h.pending = map[*client]struct{}{}
+			h.pmu.Unlock()
+			for c := range cs {
+				c.release(h.recheckOne(c))
+			}
 		case <-t.C:
-			h.recheck(accounts.AccessChange{})
-		}
-		if h.checkAll.Swap(false) {
-			h.recheck(accounts.AccessChange{})
+			h.mu.Lock()
+			cs := make([]*client, 0, len(h.clients))
+			for c := range h.clients {
+				cs = append(cs, c)
+			}
+			h.mu.Unlock()
+			for _, c := range cs {
+				if h.ctx.Err() != nil {
+					break
+				}
+				h.recheckOne(c)
+			}
 		}
 	}
 }
 
-// recheck re-authorizes the connections on this node that ch concerns. A
-// change naming only a group concerns every connection: which clips a
-// group opens is the policy's business, not the hub's.
-func (h *Hub) recheck(ch accounts.AccessChange) {
-	h.mu.Lock()
-	cs := make([]*client, 0, len(h.clients))
-	for c := range h.clients {
-		if (ch.UserID == "" || c.actor.UserID == ch.UserID) && (ch.ClipID == "" || c.clipID == ch.ClipID) {
-			cs = append(cs, c)
-		}
+// recheckOne re-checks c with a deadline and reports whether it keeps
+// access.
+func (h *Hub) recheckOne(c *client) bool {
+	if h.ctx.Err() != nil {
+		return false
 	}
-	h.mu.Unlock()
-	for _, c := range cs {
-		if h.ctx.Err() != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
-		c.recheck(ctx)
-		cancel()
-	}
+	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	defer cancel()
+	return c.recheck(ctx)
 }
 
 // verdict is the outcome of re-authorizing one action of a connection.
@@ -144,22 +193,23 @@ func (c *client) enforce(v verdict) bool {
 }
 
 // recheck re-authorizes c: closed when it lost access, its can_annotate
-// and can_host updated (and announced) when they changed. A check that
-// cannot be made (the database is down) changes nothing; the next
-// periodic re-check tries again.
-func (c *client) recheck(ctx context.Context) {
+// and can_host updated (and announced) when they changed. It reports
+// whether c keeps access. A check that cannot be made (the database is
+// down) changes nothing: the live room keeps working through a database
+// outage as far as it can, and the next periodic re-check tries again.
+func (c *client) recheck(ctx context.Context) bool {
 	v, err := c.check(ctx, accounts.ClipView)
 	if c.enforce(v) {
 		c.hub.log.Info("Closed a live connection that lost access.", "clip_id", c.clipID, "user_id", c.actor.UserID, "reason", err)
-		return
+		return false
 	}
 	if v == unknown {
 		c.hub.log.Warn("Could not re-check a live connection's access.", "clip_id", c.clipID, "user_id", c.actor.UserID, "error", err)
-		return
+		return true
 	}
 	r := c.joinedRoom()
 	if r == nil {
-		return // not joined yet: its caps are set at join from the handler's check
+		return true // not joined yet: its caps are set at join from the handler's check
 	}
 	annotate, host := c.caps()
 	if v, _ := c.check(ctx, accounts.ClipAnnotate); v == allowed || v == forbidden {
@@ -169,6 +219,7 @@ func (c *client) recheck(ctx context.Context) {
 		host = v == allowed
 	}
 	c.setCaps(annotate, host)
+	return true
 }
 
 // joinedRoom is the room c joined, or nil before the join.

@@ -46,6 +46,11 @@ type client struct {
 	qmu   sync.Mutex
 	queue [][]byte      // messages not yet written, oldest first; nil when empty
 	wake  chan struct{} // capacity 1: there is something in queue
+	// held counts access re-checks in flight; while it is above zero new
+	// messages wait in heldQ, so nothing reaches a connection that may
+	// have lost access until it has been re-checked.
+	held  int
+	heldQ [][]byte
 
 	closeOnce sync.Once
 	done      chan struct{} // closed by kill
@@ -84,9 +89,14 @@ func (c *client) enqueue(msg []byte) {
 	default:
 	}
 	c.qmu.Lock()
-	if len(c.queue) >= c.hub.cfg.SendQueue {
+	if len(c.queue)+len(c.heldQ) >= c.hub.cfg.SendQueue {
 		c.qmu.Unlock()
 		c.kill(CloseTooSlow, "too slow, resume with since")
+		return
+	}
+	if c.held > 0 {
+		c.heldQ = append(c.heldQ, msg)
+		c.qmu.Unlock()
 		return
 	}
 	c.queue = append(c.queue, msg)
@@ -94,6 +104,35 @@ func (c *client) enqueue(msg []byte) {
 	select {
 	case c.wake <- struct{}{}:
 	default: // the writer has been woken already
+	}
+}
+
+// hold keeps new messages from c until release.
+func (c *client) hold() {
+	c.qmu.Lock()
+	c.held++
+	c.qmu.Unlock()
+}
+
+// release ends one hold; the last one passes the held messages on (ok) or
+// drops them (the connection lost access and is being closed).
+func (c *client) release(ok bool) {
+	c.qmu.Lock()
+	c.held--
+	wake := false
+	if c.held == 0 {
+		if ok && len(c.heldQ) > 0 {
+			c.queue = append(c.queue, c.heldQ...)
+			wake = true
+		}
+		c.heldQ = nil
+	}
+	c.qmu.Unlock()
+	if wake {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 

@@ -188,12 +188,14 @@ type Hub struct {
 	users   map[string]*userState // by user ID, while the user has sockets here
 	closed  bool
 
-	// Access re-checks: AccessChanged and the bus queue changes for the
-	// access loop; when the queue is full, checkAll makes it re-check every
-	// connection instead. accessGen counts changes, so a connection
-	// authorized before a change it raced with is re-checked once joined.
-	checks      chan accounts.AccessChange
-	checkAll    atomic.Bool
+	// Access re-checks: an access change holds the connections it
+	// concerns (nothing more is sent to them) and puts them in pending for
+	// the access loop, which re-checks and releases or closes each.
+	// accessGen counts changes, so a connection authorized before a change
+	// it raced with is re-checked once registered.
+	pmu         sync.Mutex
+	pending     map[*client]struct{}
+	wakeCheck   chan struct{} // capacity 1
 	accessGen   atomic.Int64
 	unsubAccess func()
 
@@ -210,21 +212,22 @@ func New(cfg Config, d Deps) (*Hub, error) {
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{
-		cfg:     cfg,
-		log:     cfg.Log.With("component", "live", "node_id", cfg.NodeID),
-		events:  annotations.NewEventLog(d.DB),
-		synlog:  syncLog{db: d.DB},
-		bus:     d.Bus,
-		authz:   d.Authz,
-		ann:     d.Annotator,
-		gate:    d.Feedback,
-		creds:   d.Credentials,
-		ctx:     ctx,
-		cancel:  cancel,
-		rooms:   map[string]*room{},
-		clients: map[*client]struct{}{},
-		users:   map[string]*userState{},
-		checks:  make(chan accounts.AccessChange, 256),
+		cfg:       cfg,
+		log:       cfg.Log.With("component", "live", "node_id", cfg.NodeID),
+		events:    annotations.NewEventLog(d.DB),
+		synlog:    syncLog{db: d.DB},
+		bus:       d.Bus,
+		authz:     d.Authz,
+		ann:       d.Annotator,
+		gate:      d.Feedback,
+		creds:     d.Credentials,
+		ctx:       ctx,
+		cancel:    cancel,
+		rooms:     map[string]*room{},
+		clients:   map[*client]struct{}{},
+		users:     map[string]*userState{},
+		pending:   map[*client]struct{}{},
+		wakeCheck: make(chan struct{}, 1),
 	}
 	h.stats.closes = map[int]int64{}
 	unsub, err := d.Bus.Subscribe(accessRoom, h.onAccessBus)

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/filmroom/filmroom/accounts"
 	"github.com/filmroom/filmroom/annotations"
 )
 
@@ -122,6 +123,13 @@ func (r *room) onBus(b []byte) {
 		r.announce(ctx)
 	case kindRelay:
 		r.broadcast(env.Payload, nil)
+	case kindAccess:
+		// Sent on the room as well as on accessRoom, so that it holds the
+		// connections concerned before any later event of the same node
+		// in this room reaches them.
+		if env.Access != nil {
+			r.hub.noteAccessChange(*env.Access)
+		}
 	}
 }
 
@@ -452,6 +460,20 @@ func (r *room) hostPresentLocked(userID string) bool {
 		}
 	}
 	return false
+}
+
+// concerns reports whether an access change may concern a member of the
+// room, here or on another node.
+func (r *room) concerns(ch accounts.AccessChange) bool {
+	if ch.ClipID != "" {
+		return ch.ClipID == r.clipID
+	}
+	if ch.UserID == "" {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.closed && r.userPresentLocked(ch.UserID)
 }
 
 func (r *room) userPresentLocked(userID string) bool {
