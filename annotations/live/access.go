@@ -292,3 +292,13 @@ func (h *Hub) releaseConn(userID string) {
 		}
 	}
 }
+
+// PublishAccessChange announces an access change on a bus from a process
+// that runs no hub (a media worker, the CLI), so every node re-checks the
+// connections it concerns at once instead of at its next periodic check.
+// node names the sender; it must differ from every hub's NodeID.
+func PublishAccessChange(ctx context.Context, b Bus, node string, ch accounts.AccessChange) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return b.Publish(ctx, accessRoom, mustJSON(envelope{Node: node, Kind: kindAccess, Access: &ch}))
+}

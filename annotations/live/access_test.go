@@ -199,3 +199,27 @@ func TestUserRateAcrossSockets(t *testing.T) {
 	// Another user's budget is their own.
 	join(t, n, e.clip, owner, nil).pingPong()
 }
+
+// TestPublishAccessChangeFromWorker: a process without a hub (a worker, the
+// CLI) announces an access change; a serve node closes the socket at once.
+func TestPublishAccessChangeFromWorker(t *testing.T) {
+	t.Parallel()
+	for _, bp := range busPairs() {
+		t.Run(bp.name, func(t *testing.T) {
+			t.Parallel()
+			db := databases(false)[0].Open(t)
+			az, clip := seed(t, db)
+			e := &env{db: db, az: az, clip: clip}
+			nodeBus, workerBus := bp.make(t)
+			n := e.addNode(t, live.Config{NodeID: "A", AccessCheckInterval: time.Hour}, nodeBus)
+			p := join(t, n, clip, peer, nil)
+			az.removeFromGroup(peer)
+			if err := live.PublishAccessChange(context.Background(), workerBus, "worker-1", accounts.AccessChange{UserID: peer}); err != nil {
+				t.Fatal(err)
+			}
+			if code := p.closeCode(); code != live.CloseAccessRevoked {
+				t.Fatalf("closed with %d", code)
+			}
+		})
+	}
+}
