@@ -40,6 +40,9 @@ func TestAccessChangeReachesEveryNode(t *testing.T) {
 			o := join(t, na, clip, owner, nil)
 			p := join(t, nb, clip, peer, nil)
 			p2 := join(t, nb, clip, peer2, nil)
+			// A knows B's members, so it announces the change on the room
+			// too, ahead of its next event there.
+			eventually(func() bool { return len(na.hub.RoomMembers(clip)) == 3 })
 
 			// The peer leaves the group; the change is raised on A.
 			az.removeFromGroup(peer)
