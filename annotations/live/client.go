@@ -49,8 +49,9 @@ type client struct {
 	// held counts access re-checks in flight; while it is above zero new
 	// messages wait in heldQ, so nothing reaches a connection that may
 	// have lost access until it has been re-checked.
-	held  int
-	heldQ [][]byte
+	held     int
+	heldQ    [][]byte
+	heldDone chan struct{} // closed when held drops back to zero
 
 	closeOnce sync.Once
 	done      chan struct{} // closed by kill
@@ -110,8 +111,26 @@ func (c *client) enqueue(msg []byte) {
 // hold keeps new messages from c until release.
 func (c *client) hold() {
 	c.qmu.Lock()
+	if c.held == 0 {
+		c.heldDone = make(chan struct{})
+	}
 	c.held++
 	c.qmu.Unlock()
+}
+
+// waitUnheld returns once c is not held (or was killed): the welcome and
+// the replay, written directly rather than queued, wait for a re-check in
+// flight too.
+func (c *client) waitUnheld() {
+	c.qmu.Lock()
+	held, ch := c.held, c.heldDone
+	c.qmu.Unlock()
+	if held > 0 {
+		select {
+		case <-ch:
+		case <-c.done:
+		}
+	}
 }
 
 // release ends one hold; the last one passes the held messages on (ok) or
@@ -126,6 +145,7 @@ func (c *client) release(ok bool) {
 			wake = true
 		}
 		c.heldQ = nil
+		close(c.heldDone)
 	}
 	c.qmu.Unlock()
 	if wake {
@@ -337,6 +357,7 @@ func (c *client) writeLoop(res joinResult) {
 	}
 	stopped := c.stopped
 	// A client whose access was revoked while it joined gets no welcome.
+	c.waitUnheld()
 	ok := !stopped() && write(res.welcome)
 	if ok && res.notice != nil {
 		ok = write(res.notice)
