@@ -192,8 +192,11 @@ func (s *Service) ArchiveGroup(ctx context.Context, a Actor, groupID string) err
 	if _, err := s.authorizeGroup(ctx, a, GroupManage, groupID); err != nil {
 		return err
 	}
-	_, err := s.db.Writer().Exec(ctx, `UPDATE groups SET archived_at = ? WHERE id = ?`, sqldb.Millis(s.now()), groupID)
-	return err
+	if _, err := s.db.Writer().Exec(ctx, `UPDATE groups SET archived_at = ? WHERE id = ?`, sqldb.Millis(s.now()), groupID); err != nil {
+		return fmt.Errorf("archive group %s: %w", groupID, err)
+	}
+	s.AccessChanged(ctx, AccessChange{GroupID: groupID})
+	return nil
 }
 
 // SetMemberRole changes a member's role. The last facilitator cannot step
@@ -205,7 +208,7 @@ func (s *Service) SetMemberRole(ctx context.Context, a Actor, groupID, userID st
 	if _, err := s.authorizeGroup(ctx, a, GroupManage, groupID); err != nil {
 		return err
 	}
-	return s.db.Tx(ctx, func(q sqldb.Q) error {
+	err := s.db.Tx(ctx, func(q sqldb.Q) error {
 		if role != RoleFacilitator {
 			if err := s.keepAFacilitator(ctx, q, groupID, userID); err != nil {
 				return err
@@ -220,6 +223,10 @@ func (s *Service) SetMemberRole(ctx context.Context, a Actor, groupID, userID st
 		}
 		return nil
 	})
+	if err == nil {
+		s.AccessChanged(ctx, AccessChange{UserID: userID, GroupID: groupID})
+	}
+	return err
 }
 
 func (s *Service) keepAFacilitator(ctx context.Context, q sqldb.Q, groupID, leavingUserID string) error {
@@ -248,7 +255,7 @@ func (s *Service) RemoveMember(ctx context.Context, a Actor, groupID, userID str
 	if _, err := s.authorizeGroup(ctx, a, act, groupID); err != nil {
 		return err
 	}
-	return s.db.Tx(ctx, func(q sqldb.Q) error {
+	err := s.db.Tx(ctx, func(q sqldb.Q) error {
 		if err := s.keepAFacilitator(ctx, q, groupID, userID); err != nil {
 			return err
 		}
@@ -261,6 +268,10 @@ func (s *Service) RemoveMember(ctx context.Context, a Actor, groupID, userID str
 		}
 		return nil
 	})
+	if err == nil {
+		s.AccessChanged(ctx, AccessChange{UserID: userID, GroupID: groupID})
+	}
+	return err
 }
 
 // Invitation is a link that lets someone join a group with a role.

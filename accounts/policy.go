@@ -29,9 +29,10 @@ type Actor struct {
 	Admin  bool
 	// Via says how the request was authenticated: "session" or "token".
 	Via string
-	// Credential names what authenticated the request, stable and opaque:
-	// "session:<session id>" or "token:<token id>" (never a secret). Long
-	// connections re-check it with Service.CheckCredential.
+	// Credential names what authenticated the request, opaque and stable:
+	// "session:<id>" or "token:<token id>". Long-lived connections (live
+	// rooms) keep it and ask Service.CheckCredential whether it still
+	// holds. Empty for actors made without a credential (the CLI, tests).
 	Credential string
 }
 

@@ -34,6 +34,9 @@ type Service struct {
 	dummyHash string
 	// SessionTTL is how long a sign-in lasts.
 	SessionTTL time.Duration
+	// OnAccessChange, when set (by the server's wiring), hears of every
+	// change that may take access away; see AccessChanged.
+	OnAccessChange func(ctx context.Context, c AccessChange)
 }
 
 // New returns the accounts service. now may be nil (time.Now).
@@ -226,7 +229,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next, kee
 	}
 	// Hashed outside the transaction, so the write lock is not held for it.
 	nextHash := HashPassword(next)
-	return s.db.Tx(ctx, func(q sqldb.Q) error {
+	err = s.db.Tx(ctx, func(q sqldb.Q) error {
 		if _, err := q.Exec(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`, nextHash, sqldb.Millis(s.now()), userID); err != nil {
 			return fmt.Errorf("change password of %s: %w", userID, err)
 		}
@@ -235,6 +238,10 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next, kee
 		}
 		return revokeTokens(ctx, q, userID)
 	})
+	if err == nil {
+		s.AccessChanged(ctx, AccessChange{UserID: userID})
+	}
+	return err
 }
 
 // SetPassword replaces a password without the current one (the CLI's reset)
@@ -243,7 +250,7 @@ func (s *Service) SetPassword(ctx context.Context, userID, password string) erro
 	if err := checkPassword(password); err != nil {
 		return apperr.Invalid("password", "%s", err.Error())
 	}
-	return s.db.Tx(ctx, func(q sqldb.Q) error {
+	err := s.db.Tx(ctx, func(q sqldb.Q) error {
 		res, err := q.Exec(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`, HashPassword(password), sqldb.Millis(s.now()), userID)
 		if err != nil {
 			return fmt.Errorf("set password of %s: %w", userID, err)
@@ -256,4 +263,8 @@ func (s *Service) SetPassword(ctx context.Context, userID, password string) erro
 		}
 		return revokeTokens(ctx, q, userID)
 	})
+	if err == nil {
+		s.AccessChanged(ctx, AccessChange{UserID: userID})
+	}
+	return err
 }

@@ -70,8 +70,12 @@ func (s *Service) StartSession(ctx context.Context, n NewSession) (Session, erro
 	now := s.now()
 	se := Session{ID: id.New(), Token: id.Secret(32), UserID: n.UserID, CSRFToken: id.Secret(20), ExpiresAt: now.Add(s.SessionTTL)}
 	ua := truncate(n.UserAgent, 300)
+	var replacedUser string
 	err := s.db.Tx(ctx, func(q sqldb.Q) error {
 		if n.Replaces != "" {
+			if err := q.QueryRow(ctx, `SELECT user_id FROM sessions WHERE token_hash = ?`, hashToken(n.Replaces)).Scan(&replacedUser); err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("find the replaced session: %w", err)
+			}
 			if _, err := q.Exec(ctx, `DELETE FROM sessions WHERE token_hash = ?`, hashToken(n.Replaces)); err != nil {
 				return fmt.Errorf("end the replaced session: %w", err)
 			}
@@ -83,6 +87,9 @@ func (s *Service) StartSession(ctx context.Context, n NewSession) (Session, erro
 	})
 	if err != nil {
 		return Session{}, fmt.Errorf("create session for %s: %w", n.UserID, err)
+	}
+	if replacedUser != "" {
+		s.AccessChanged(ctx, AccessChange{UserID: replacedUser})
 	}
 	return se, nil
 }
@@ -165,6 +172,7 @@ func (s *Service) RevokeSession(ctx context.Context, userID, sessionID string) e
 	if n, _ := res.RowsAffected(); n == 0 {
 		return apperr.NotFound("session")
 	}
+	s.AccessChanged(ctx, AccessChange{UserID: userID})
 	return nil
 }
 
@@ -185,6 +193,9 @@ func (s *Service) RevokeOthers(ctx context.Context, userID, keepSessionID string
 		r.Tokens, _ = res.RowsAffected()
 		return nil
 	})
+	if err == nil {
+		s.AccessChanged(ctx, AccessChange{UserID: userID})
+	}
 	return r, err
 }
 
@@ -199,9 +210,19 @@ func revokeTokens(ctx context.Context, q sqldb.Q, userID string) error {
 
 // DeleteSession signs a browser out.
 func (s *Service) DeleteSession(ctx context.Context, token string) error {
-	if _, err := s.db.Writer().Exec(ctx, `DELETE FROM sessions WHERE token_hash = ?`, hashToken(token)); err != nil {
+	h := hashToken(token)
+	var userID string
+	err := s.db.Reader().QueryRow(ctx, `SELECT user_id FROM sessions WHERE token_hash = ?`, h).Scan(&userID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
+	if _, err := s.db.Writer().Exec(ctx, `DELETE FROM sessions WHERE token_hash = ?`, h); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	s.AccessChanged(ctx, AccessChange{UserID: userID})
 	return nil
 }
 
@@ -228,9 +249,9 @@ const (
 	CredentialToken   = "token"
 )
 
-// errCredentialGone is the answer for a session or token that was revoked,
+// ErrCredentialGone is CheckCredential's answer for a session or token that was revoked,
 // expired or never existed.
-var errCredentialGone = apperr.New(apperr.ErrUnauthorized, "credential_revoked",
+var ErrCredentialGone = apperr.New(apperr.ErrUnauthorized, "credential_revoked",
 	"your sign-in has ended (signed out, expired or revoked); sign in again")
 
 // CheckCredential reports whether what authenticated a's request still
@@ -238,6 +259,11 @@ var errCredentialGone = apperr.New(apperr.ErrUnauthorized, "credential_revoked",
 // error wrapping apperr.ErrUnauthorized otherwise. Long-lived connections
 // (live-room websockets) call it to notice a revocation.
 func (s *Service) CheckCredential(ctx context.Context, a Actor) error {
+	if a.Credential == "" {
+		// Made by the CLI or a test, never by Authenticate: nothing to
+		// re-check.
+		return nil
+	}
 	kind, credID, _ := strings.Cut(a.Credential, ":")
 	var query string
 	switch kind {
@@ -246,21 +272,21 @@ func (s *Service) CheckCredential(ctx context.Context, a Actor) error {
 	case CredentialToken:
 		query = `SELECT expires_at FROM api_tokens WHERE id = ? AND user_id = ?`
 	default:
-		return errCredentialGone
+		return ErrCredentialGone
 	}
 	if credID == "" || a.UserID == "" {
-		return errCredentialGone
+		return ErrCredentialGone
 	}
 	var expires int64
 	err := s.db.Reader().QueryRow(ctx, query, credID, a.UserID).Scan(&expires)
 	if errors.Is(err, sql.ErrNoRows) {
-		return errCredentialGone
+		return ErrCredentialGone
 	}
 	if err != nil {
 		return fmt.Errorf("check credential %s: %w", a.Credential, err)
 	}
 	if !sqldb.Time(expires).After(s.now()) {
-		return errCredentialGone
+		return ErrCredentialGone
 	}
 	return nil
 }

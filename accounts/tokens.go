@@ -138,6 +138,7 @@ func (s *Service) DeleteToken(ctx context.Context, userID, tokenID string) error
 	if n, _ := res.RowsAffected(); n == 0 {
 		return apperr.NotFound("token")
 	}
+	s.AccessChanged(ctx, AccessChange{UserID: userID})
 	return nil
 }
 

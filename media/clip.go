@@ -639,6 +639,8 @@ func (s *Clips) SetAudience(ctx context.Context, a accounts.Actor, clipID string
 		}
 		return c, fmt.Errorf("set audience of %s: %w", clipID, err)
 	}
+	// Whoever was taken out of the audience loses the live room at once.
+	s.acc.AccessChanged(ctx, accounts.AccessChange{ClipID: clipID})
 	return s.Authorize(ctx, a, accounts.ClipView, clipID)
 }
 
@@ -662,6 +664,7 @@ func (s *Clips) Purge(ctx context.Context, clipID string) error {
 	if _, err := s.db.Writer().Exec(ctx, `DELETE FROM clips WHERE id = ?`, clipID); err != nil {
 		return fmt.Errorf("delete clip %s: %w", clipID, err)
 	}
+	s.acc.AccessChanged(ctx, accounts.AccessChange{ClipID: clipID})
 	// A job that was storing something for the clip while it was deleted
 	// can no longer commit (its row is gone), but its object may have
 	// landed; sweep once more so nothing is left behind.

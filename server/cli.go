@@ -248,6 +248,13 @@ func cmdWorker(ctx context.Context, args []string, stderr io.Writer) error {
 		defer nc.Close()
 		b, node := bus.NewNATS(nc), "worker-"+id.New()
 		publish = func(ctx context.Context, e annotations.Event) error { return live.PublishEvent(ctx, b, node, e) }
+		// A clip the worker deletes (an abandoned upload) closes its live
+		// sockets on the serve nodes at once.
+		acc.OnAccessChange = func(ctx context.Context, ch accounts.AccessChange) {
+			if err := live.PublishAccessChange(ctx, b, node, ch); err != nil {
+				log.Warn("Could not announce an access change on the bus.", "error", err)
+			}
+		}
 	}
 	mp.captions.Captions.OnChange = captionEvents(mp.captions.Captions, annotations.NewEventLog(db), publish, log)
 	if err := mp.start(context.WithoutCancel(ctx)); err != nil {
@@ -375,6 +382,25 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 		if target == nil {
 			return fmt.Errorf("no account uses %s", fs.Arg(0))
+		}
+		if cfg.NATSURL != "" {
+			// The serve nodes close the user's live sockets at once; without
+			// NATS (one node) its periodic re-check does within 30 s.
+			if nc, err := nats.Connect(cfg.NATSURL, nats.Name("filmroom-cli"), nats.Timeout(10*time.Second)); err != nil {
+				log.Warn("Could not reach NATS; live rooms notice the reset at their next access check.", "error", err)
+			} else {
+				defer nc.Close()
+				b, node := bus.NewNATS(nc), "cli-"+id.New()
+				acc.OnAccessChange = func(ctx context.Context, ch accounts.AccessChange) {
+					err := live.PublishAccessChange(ctx, b, node, ch)
+					if err == nil {
+						err = nc.FlushTimeout(5 * time.Second) // the process exits next
+					}
+					if err != nil {
+						log.Warn("Could not announce an access change on the bus.", "error", err)
+					}
+				}
+			}
 		}
 		if err := acc.SetPassword(ctx, target.ID, pw); err != nil {
 			return err

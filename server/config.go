@@ -30,6 +30,11 @@ type Config struct {
 	S3PathStyle                                                        bool
 	// NATSURL, when set, fans live room events out between nodes.
 	NATSURL string
+	// Live rooms: keep-alive (a websocket ping every LivePingInterval; a
+	// peer silent for LivePongWait is dropped), the periodic access
+	// re-check, and what one user's sockets may do together on a node.
+	LivePingInterval, LivePongWait, LiveAccessCheck time.Duration
+	LiveMaxConnsPerUser, LiveUserRate               int
 	// Workers is how many media jobs run at once in this process (0: none).
 	Workers int
 	// FFmpegThreads is how many threads one ffmpeg job uses (0: all cores).
@@ -125,6 +130,11 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	b.str(&c.S3Prefix, "s3-prefix", "", "key prefix inside the bucket")
 	b.boolean(&c.S3PathStyle, "s3-path-style", false, "use path-style S3 addressing (MinIO and most S3-compatible stores)")
 	b.str(&c.NATSURL, "nats-url", "", "NATS server for live rooms across several nodes (empty: in-process)")
+	b.duration(&c.LivePingInterval, "live-ping-interval", 25*time.Second, "live rooms: websocket ping period")
+	b.duration(&c.LivePongWait, "live-pong-wait", 60*time.Second, "live rooms: drop a connection silent this long (more than --live-ping-interval)")
+	b.duration(&c.LiveAccessCheck, "live-access-check", 30*time.Second, "live rooms: re-check every connection's sign-in and clip access this often")
+	b.integer(&c.LiveMaxConnsPerUser, "live-max-conns-per-user", 8, "live rooms: most sockets one user may open on this node")
+	b.integer(&c.LiveUserRate, "live-user-rate", 40, "live rooms: messages per second all of one user's sockets may send together (burst twice that)")
 	b.integer(&c.Workers, "workers", 1, "media jobs to run at once in this process (0: leave jobs to 'filmroom worker' nodes)")
 	b.integer(&c.FFmpegThreads, "ffmpeg-threads", 0, "threads per ffmpeg job (0: every core)")
 	b.duration(&c.TranscodeTimeout, "transcode-timeout", 2*time.Hour, "longest one transcode may run")
@@ -222,6 +232,9 @@ func (c *Config) Finish() error {
 	}
 	if c.MaxUploadSize <= 0 {
 		c.MaxUploadSize = 4 << 30
+	}
+	if c.LivePingInterval > 0 && c.LivePongWait > 0 && c.LivePongWait <= c.LivePingInterval {
+		return fmt.Errorf("--live-pong-wait %s must be longer than --live-ping-interval %s", c.LivePongWait, c.LivePingInterval)
 	}
 	return nil
 }

@@ -50,7 +50,7 @@ type liveParts struct {
 
 // newLive builds the event bus (NATS when configured, else in-process),
 // the annotations service and the hub, which publish to each other.
-func newLive(ctx context.Context, cfg Config, db *sqldb.DB, clips *media.Clips, log *slog.Logger, now func() time.Time) (*liveParts, error) {
+func newLive(ctx context.Context, cfg Config, db *sqldb.DB, acc *accounts.Service, clips *media.Clips, log *slog.Logger, now func() time.Time) (*liveParts, error) {
 	lp := &liveParts{}
 	if cfg.NATSURL != "" {
 		nc, err := nats.Connect(cfg.NATSURL, nats.Name("filmroom"), nats.MaxReconnects(-1), nats.Timeout(10*time.Second))
@@ -65,13 +65,20 @@ func newLive(ctx context.Context, cfg Config, db *sqldb.DB, clips *media.Clips, 
 	// socket's annotator gets its service once both exist.
 	ann := &annotations.JSONAnnotator{}
 	gate := &feedbackGate{clips: clipDirectory{clips: clips}}
-	hub, err := live.New(live.Config{AllowedOrigins: cfg.Origins(), Log: log, Now: now},
-		live.Deps{DB: db, Bus: lp.bus, Authz: clipAuthorizer{clips: clips}, Annotator: ann, Feedback: gate})
+	hub, err := live.New(live.Config{
+		AllowedOrigins: cfg.Origins(), Log: log, Now: now,
+		PingInterval: cfg.LivePingInterval, PongWait: cfg.LivePongWait, AccessCheckInterval: cfg.LiveAccessCheck,
+		MaxConnsPerUser: cfg.LiveMaxConnsPerUser, UserRatePerSecond: float64(cfg.LiveUserRate), UserRateBurst: 2 * cfg.LiveUserRate,
+	}, live.Deps{DB: db, Bus: lp.bus, Authz: clipAuthorizer{clips: clips}, Annotator: ann, Feedback: gate, Credentials: acc})
 	if err != nil {
 		lp.closeBus()
 		return nil, err
 	}
 	lp.hub = hub
+	// Accounts and media report every change that may take access away
+	// (sign-out, password, tokens, groups, audiences, deleted clips); the
+	// hub re-authorizes the sockets concerned on every node.
+	acc.OnAccessChange = hub.AccessChanged
 	lp.annotations = annotations.New(annotations.Config{DB: db, Clips: clipDirectory{clips: clips}, Publisher: hub, Logger: log, Now: now})
 	ann.S, gate.svc = lp.annotations, lp.annotations
 	if err := lp.annotations.SeedStarterRubrics(ctx); err != nil {

@@ -81,7 +81,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	}
 	s.media = mp
 	s.OnClose(mp.close)
-	lp, err := newLive(ctx, cfg, d.DB, s.Clips, d.Log, d.Now)
+	lp, err := newLive(ctx, cfg, d.DB, s.Accounts, s.Clips, d.Log, d.Now)
 	if err != nil {
 		_ = s.Close(ctx)
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -29,9 +30,14 @@ import (
 // the socket is upgraded, releasing the request and its buffers.
 type client struct {
 	hub    *Hub
-	room   *room
+	room   *room // set before the join, used by the connection's goroutines
 	conn   *websocket.Conn
 	actor  accounts.Actor
+	clipID string
+	// joined is room once the client has joined it, for the access loop.
+	joined atomic.Pointer[room]
+	// user is the budget shared by this user's sockets on this node.
+	user   *userState
 	member Member // guarded by room.mu once the client has joined
 	// hideOthers keeps others' annotations and replies from this viewer
 	// (reflect first); set at connection time, never changed.
@@ -40,6 +46,12 @@ type client struct {
 	qmu   sync.Mutex
 	queue [][]byte      // messages not yet written, oldest first; nil when empty
 	wake  chan struct{} // capacity 1: there is something in queue
+	// held counts access re-checks in flight; while it is above zero new
+	// messages wait in heldQ, so nothing reaches a connection that may
+	// have lost access until it has been re-checked.
+	held     int
+	heldQ    [][]byte
+	heldDone chan struct{} // closed when held drops back to zero
 
 	closeOnce sync.Once
 	done      chan struct{} // closed by kill
@@ -78,9 +90,14 @@ func (c *client) enqueue(msg []byte) {
 	default:
 	}
 	c.qmu.Lock()
-	if len(c.queue) >= c.hub.cfg.SendQueue {
+	if len(c.queue)+len(c.heldQ) >= c.hub.cfg.SendQueue {
 		c.qmu.Unlock()
 		c.kill(CloseTooSlow, "too slow, resume with since")
+		return
+	}
+	if c.held > 0 {
+		c.heldQ = append(c.heldQ, msg)
+		c.qmu.Unlock()
 		return
 	}
 	c.queue = append(c.queue, msg)
@@ -88,6 +105,54 @@ func (c *client) enqueue(msg []byte) {
 	select {
 	case c.wake <- struct{}{}:
 	default: // the writer has been woken already
+	}
+}
+
+// hold keeps new messages from c until release.
+func (c *client) hold() {
+	c.qmu.Lock()
+	if c.held == 0 {
+		c.heldDone = make(chan struct{})
+	}
+	c.held++
+	c.qmu.Unlock()
+}
+
+// waitUnheld returns once c is not held (or was killed): the welcome and
+// the replay, written directly rather than queued, wait for a re-check in
+// flight too.
+func (c *client) waitUnheld() {
+	c.qmu.Lock()
+	held, ch := c.held, c.heldDone
+	c.qmu.Unlock()
+	if held > 0 {
+		select {
+		case <-ch:
+		case <-c.done:
+		}
+	}
+}
+
+// release ends one hold; the last one passes the held messages on (ok) or
+// drops them (the connection lost access and is being closed).
+func (c *client) release(ok bool) {
+	c.qmu.Lock()
+	c.held--
+	wake := false
+	if c.held == 0 {
+		if ok && len(c.heldQ) > 0 {
+			c.queue = append(c.queue, c.heldQ...)
+			wake = true
+		}
+		c.heldQ = nil
+		close(c.heldDone)
+	}
+	c.qmu.Unlock()
+	if wake {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -110,11 +175,14 @@ func (c *client) next() (msg []byte, ok bool) {
 
 // serve runs a connection from hello to hang-up, on a goroutine of its own
 // (not the HTTP handler's, whose request and buffers are released once the
-// socket is upgraded). The caller has counted it in h.conns.
-func (h *Hub) serve(conn *websocket.Conn, actor accounts.Actor, clipID string, caps Member, since *int64, hideOthers bool) {
+// socket is upgraded). The caller has counted it in h.conns and reserved
+// it in user (released here). gen is h.accessGen when the handler began
+// to authorize: a change since then may have raced with that check.
+func (h *Hub) serve(conn *websocket.Conn, actor accounts.Actor, clipID string, caps Member, since *int64, hideOthers bool, user *userState, gen int64) {
 	defer h.conns.Done()
+	defer h.releaseConn(actor.UserID)
 	c := &client{
-		hub: h, conn: conn, actor: actor,
+		hub: h, conn: conn, actor: actor, clipID: clipID, user: user,
 		member:     caps,
 		hideOthers: hideOthers,
 		wake:       make(chan struct{}, 1),
@@ -136,10 +204,18 @@ func (h *Hub) serve(conn *websocket.Conn, actor accounts.Actor, clipID string, c
 		delete(h.clients, c)
 		h.mu.Unlock()
 	}()
+	if h.accessGen.Load() != gen {
+		h.noteAccessChange(accounts.AccessChange{UserID: actor.UserID, ClipID: clipID})
+	}
 
 	conn.SetReadLimit(h.cfg.MaxMessageBytes)
 	hello, ok := c.readHello(since)
 	if !ok {
+		return
+	}
+	if c.stopped() {
+		// Access was revoked while the client said hello.
+		c.closeNow(c.closeCode, c.closeText)
 		return
 	}
 	ctx, cancel := context.WithTimeout(h.ctx, 30*time.Second)
@@ -160,6 +236,7 @@ func (h *Hub) serve(conn *websocket.Conn, actor accounts.Actor, clipID string, c
 		c.closeNow(websocket.CloseInternalServerErr, "room unavailable, retry")
 		return
 	}
+	c.joined.Store(r)
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -200,9 +277,22 @@ func (c *client) readHello(urlSince *int64) (*int64, bool) {
 	return urlSince, true
 }
 
-// closeNow sends a close frame and hangs up; only for before the writer runs.
+// stopped reports whether kill was called.
+func (c *client) stopped() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// closeNow sends a close frame and hangs up; only for before the writer
+// runs. A code kill chose was counted there.
 func (c *client) closeNow(code int, text string) {
-	c.hub.countClose(code)
+	if !c.stopped() {
+		c.hub.countClose(code)
+	}
 	_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
 	_ = c.conn.Close()
 }
@@ -265,15 +355,10 @@ func (c *client) writeLoop(res joinResult) {
 		}
 		return true
 	}
-	stopped := func() bool {
-		select {
-		case <-c.done:
-			return true
-		default:
-			return false
-		}
-	}
-	ok := write(res.welcome)
+	stopped := c.stopped
+	// A client whose access was revoked while it joined gets no welcome.
+	c.waitUnheld()
+	ok := !stopped() && write(res.welcome)
 	if ok && res.notice != nil {
 		ok = write(res.notice)
 	}
@@ -328,10 +413,19 @@ func (c *client) writeLoop(res joinResult) {
 // handle acts on one text frame.
 func (c *client) handle(data []byte) {
 	now := c.hub.cfg.Now()
-	if !c.limiter.allow(now) {
+	mine, all := c.limiter.allow(now), true
+	if mine && c.user != nil {
+		// The user's budget is taken only for messages within the
+		// socket's own, so one flooding socket cannot starve the others
+		// beyond its own allowance.
+		all = c.user.allow(now)
+	}
+	if !mine || !all {
 		c.strikes++
-		if c.strikes == 1 {
+		if c.strikes == 1 && !mine {
 			c.errorf("", "rate_limited", "slow down: at most %g messages a second (burst %d); this message was dropped", c.hub.cfg.RatePerSecond, c.hub.cfg.RateBurst)
+		} else if c.strikes == 1 {
+			c.errorf("", "rate_limited", "slow down: your connections together may send at most %g messages a second (burst %d); this message was dropped", c.hub.cfg.UserRatePerSecond, c.hub.cfg.UserRateBurst)
 		}
 		if c.strikes > c.hub.cfg.RateBurst/4 {
 			c.kill(CloseRateLimited, "rate limit exceeded")
@@ -372,7 +466,7 @@ func (c *client) handle(data []byte) {
 		r.update(c, func(mb *Member) { mb.Following = *m.Following })
 	case MsgPointer:
 		r.mu.Lock()
-		host := r.sync.Active && r.sync.HostID == c.actor.UserID
+		host := r.sync.Active && r.sync.HostID == c.actor.UserID && c.member.CanHost
 		r.mu.Unlock()
 		if !host {
 			c.errorf(m.Ref, "forbidden", "only the host's pointer is shared")
@@ -380,7 +474,9 @@ func (c *client) handle(data []byte) {
 		}
 		r.relay(mustJSON(pointerMsg{Type: "pointer", UserID: c.actor.UserID, X: *m.X, Y: *m.Y}), c)
 	case MsgSyncRequest:
-		if !c.member.CanHost {
+		if host, ok := c.hostRight(ctx, m.Ref); !ok {
+			return
+		} else if !host {
 			c.errorf(m.Ref, "forbidden", "you may not host a session on this clip")
 			return
 		}
@@ -395,9 +491,19 @@ func (c *client) handle(data []byte) {
 // publishes the change's event through Hub.Publish before returning, so
 // this client receives the event before the ack that carries its seq.
 func (c *client) annotate(ctx context.Context, m ClientMessage) {
-	if !c.member.CanAnnotate {
+	if annotate, _ := c.caps(); !annotate {
 		c.errorf(m.Ref, "forbidden", "you may watch this clip but not annotate it")
 		return
+	}
+	// The Annotator re-checks the clip; the credential is checked here.
+	if c.hub.creds != nil {
+		if err := c.hub.creds.CheckCredential(ctx, c.actor); errors.Is(err, apperr.ErrUnauthorized) {
+			c.enforce(signedOut)
+			return
+		} else if err != nil {
+			c.sendError(m.Ref, err)
+			return
+		}
 	}
 	rec := &seqRecorder{}
 	ctx = context.WithValue(ctx, seqRecorderKey{}, rec)
@@ -421,6 +527,10 @@ func (c *client) annotate(ctx context.Context, m ClientMessage) {
 // syncCommand validates a sync command against the room's session, appends
 // its event and delivers it.
 func (c *client) syncCommand(ctx context.Context, m ClientMessage) {
+	canHost, ok := c.hostRight(ctx, m.Ref)
+	if !ok {
+		return
+	}
 	r := c.room
 	r.cmdMu.Lock()
 	defer r.cmdMu.Unlock()
@@ -428,7 +538,7 @@ func (c *client) syncCommand(ctx context.Context, m ClientMessage) {
 	in := syncInput{
 		State:       r.sync,
 		NowMS:       c.hub.cfg.Now().UnixMilli(),
-		HostPresent: r.sync.Active && r.userPresentLocked(r.sync.HostID),
+		HostPresent: r.sync.Active && r.hostPresentLocked(r.sync.HostID),
 	}
 	eligible := map[string]string{}
 	for _, mb := range r.membersLocked() {
@@ -438,7 +548,7 @@ func (c *client) syncCommand(ctx context.Context, m ClientMessage) {
 	}
 	r.mu.Unlock()
 	in.Eligible = func(u string) (string, bool) { n, ok := eligible[u]; return n, ok }
-	typ, next, err := applySync(in, syncActor{UserID: c.actor.UserID, Name: c.actor.Name, CanHost: c.member.CanHost}, m)
+	typ, next, err := applySync(in, syncActor{UserID: c.actor.UserID, Name: c.actor.Name, CanHost: canHost}, m)
 	if err != nil {
 		c.sendError(m.Ref, err)
 		return
@@ -450,6 +560,24 @@ func (c *client) syncCommand(ctx context.Context, m ClientMessage) {
 		return
 	}
 	c.ack(m.Ref, e.Seq, nil)
+}
+
+// hostRight re-authorizes the sender's right to host before a sync
+// command: its credential and the clip's audience as they are now, not as
+// they were at join. ok is false when the command must not go on: the
+// connection was closed (access ended) or the check failed (answered).
+func (c *client) hostRight(ctx context.Context, ref string) (host, ok bool) {
+	v, err := c.check(ctx, accounts.ClipHost)
+	if c.enforce(v) {
+		return false, false
+	}
+	if v == unknown {
+		c.sendError(ref, err)
+		return false, false
+	}
+	annotate, _ := c.caps()
+	c.setCaps(annotate, v == allowed)
+	return v == allowed, true
 }
 
 func (c *client) ack(ref string, seq int64, data json.RawMessage) {

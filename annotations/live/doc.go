@@ -23,4 +23,13 @@
 // may trail another node's by the bus latency; the log order decides.
 // Server clocks of all nodes are assumed to be NTP-synchronized, because
 // sync states carry the appending node's wall-clock time.
+//
+// Access: a socket is authorized at the upgrade and re-checked while it is
+// open: on every access change (Hub.AccessChanged, raised by accounts and
+// media through a hook the server sets, and carried to every node on the
+// bus), every Config.AccessCheckInterval, and the right to host on every
+// sync command. The sockets a change concerns receive nothing until they
+// are re-checked; those that lost access are closed (CloseSignedOut,
+// CloseAccessRevoked). One user's sockets on a node are capped and share
+// one message budget; both limits are per node.
 package live

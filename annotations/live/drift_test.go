@@ -401,6 +401,8 @@ func TestApplySyncRules(t *testing.T) {
 	host := syncActor{UserID: "h", Name: "Host", CanHost: true}
 	other := syncActor{UserID: "o", Name: "Other", CanHost: true}
 	peerA := syncActor{UserID: "p", Name: "Peer"}
+	demoted := syncActor{UserID: "h", Name: "Host"} // the host, no longer allowed to host
+	ptrF := func(v float64) *float64 { return &v }
 	running := SyncState{Active: true, HostID: "h", Playing: true, PositionMS: 1000, Rate: 2, AtServerMS: 10000}
 	none := func(string) (string, bool) { return "", false }
 	cases := []struct {
@@ -429,6 +431,15 @@ func TestApplySyncRules(t *testing.T) {
 			func(s SyncState) bool { return s.HostID == "o" && s.Playing && s.PositionMS == 2000 }},
 		{"take needs a session", SyncState{}, false, other, ClientMessage{Type: MsgSyncTake}, "", nil},
 		{"hand-off needs an eligible member", running, true, host, ClientMessage{Type: MsgSyncHandoff, UserID: "p"}, "", nil},
+		// The host's right is checked on every command: a host who lost
+		// it commands nothing.
+		{"demoted host may not play", running, true, demoted, ClientMessage{Type: MsgSyncPlay}, "", nil},
+		{"demoted host may not pause", running, true, demoted, ClientMessage{Type: MsgSyncPause}, "", nil},
+		{"demoted host may not seek", running, true, demoted, ClientMessage{Type: MsgSyncSeek, PositionMS: pos(1)}, "", nil},
+		{"demoted host may not change the rate", running, true, demoted, ClientMessage{Type: MsgSyncRate, Rate: ptrF(1)}, "", nil},
+		{"demoted host may not hand off", running, true, demoted, ClientMessage{Type: MsgSyncHandoff, UserID: "o"}, "", nil},
+		{"demoted host may not end", running, true, demoted, ClientMessage{Type: MsgSyncEnd}, "", nil},
+		{"demoted host may not start again", running, true, demoted, ClientMessage{Type: MsgSyncStart}, "", nil},
 		{"end", running, true, host, ClientMessage{Type: MsgSyncEnd}, EventSyncEnd,
 			func(s SyncState) bool { return !s.Active && !s.Playing && s.PositionMS == 2000 }},
 	}

@@ -56,15 +56,34 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 type policy struct {
 	mu    sync.Mutex
 	clips map[string]accounts.ClipAccess
+	// roles overrides users' roles in the group ("": not a member), as
+	// accounts changes would (without telling any hub).
+	roles map[string]accounts.Role
 }
+
+func (p *policy) setRole(user string, r accounts.Role) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.roles == nil {
+		p.roles = map[string]accounts.Role{}
+	}
+	p.roles[user] = r
+}
+
+// removeFromGroup takes user out of the audience group.
+func (p *policy) removeFromGroup(user string) { p.setRole(user, "") }
 
 func (p *policy) Authorize(_ context.Context, a accounts.Actor, act accounts.Action, clipID string) error {
 	p.mu.Lock()
 	c, ok := p.clips[clipID]
+	role, override := p.roles[a.UserID]
 	p.mu.Unlock()
 	m := accounts.Memberships{}
-	if a.UserID == peer || a.UserID == peer2 {
-		m[group] = accounts.RolePeer
+	if !override && (a.UserID == peer || a.UserID == peer2) {
+		role = accounts.RolePeer
+	}
+	if role != "" {
+		m[group] = role
 	}
 	if !ok || !accounts.CanClip(a, m, accounts.ClipView, c) {
 		return apperr.NotFound("clip")

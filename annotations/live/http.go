@@ -1,6 +1,7 @@
 package live
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -57,6 +58,9 @@ func (h *Handler) Routes(g *echo.Group) {
 // 404, like everywhere else.
 func (h *Handler) live(c echo.Context) error {
 	req := c.Request()
+	// Read before authorizing: an access change from here on makes the
+	// connection be re-checked once it is registered (see serve).
+	gen := h.hub.accessGen.Load()
 	actor, clipID, err := h.authorize(c, accounts.ClipView)
 	if err != nil {
 		return err
@@ -89,22 +93,31 @@ func (h *Handler) live(c echo.Context) error {
 	}
 	h.hub.mu.Lock()
 	closed := h.hub.closed
+	var user *userState
+	reserved := false
 	if !closed {
-		h.hub.conns.Add(1)
+		if user, reserved = h.hub.reserveConnLocked(actor.UserID); reserved {
+			h.hub.conns.Add(1)
+		}
 	}
 	h.hub.mu.Unlock()
 	if closed {
 		return apperr.New(apperr.ErrGone, "shutting_down", "the server is shutting down; reconnect in a moment")
 	}
+	if !reserved {
+		return apperr.New(apperr.ErrTooManyRequests, "too_many_connections",
+			fmt.Sprintf("you have %d live connections open on this server already; close a tab or window first", h.hub.cfg.MaxConnsPerUser))
+	}
 	conn, err := h.upgrader.Upgrade(c.Response(), req, nil)
 	if err != nil {
+		h.hub.releaseConn(actor.UserID)
 		h.hub.conns.Done()
 		return nil // the upgrader has answered the request
 	}
 	// The connection runs on its own goroutine and the handler returns, so
 	// net/http and echo release the request, its 8 KiB of buffers and the
 	// handler's deep stack instead of holding them for the socket's life.
-	go h.hub.serve(conn, actor, clipID, caps, since, hideOthers)
+	go h.hub.serve(conn, actor, clipID, caps, since, hideOthers, user, gen)
 	return nil
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/filmroom/filmroom/accounts"
@@ -67,6 +69,19 @@ type Config struct {
 	// (a page reload) before handing off or ending (10 s).
 	HostGrace time.Duration
 
+	// MaxConnsPerUser caps one user's sockets on this node (8); one more
+	// is refused before the upgrade with 429 too_many_connections.
+	MaxConnsPerUser int
+	// UserRatePerSecond and UserRateBurst limit the messages of all of one
+	// user's sockets on this node together (40/s, burst 80), so opening
+	// more sockets does not multiply the per-socket limit.
+	UserRatePerSecond float64
+	UserRateBurst     int
+	// AccessCheckInterval is how often every connection is re-authorized
+	// (credential and clip access), a safety net for access changes that
+	// reached no AccessChanged call (30 s).
+	AccessCheckInterval time.Duration
+
 	// Now is the clock (time.Now); tests swap it.
 	Now func() time.Time
 	Log *slog.Logger
@@ -99,6 +114,12 @@ func (c Config) withDefaults() Config {
 	defDur(&c.PongWait, 60*time.Second)
 	defDur(&c.WriteWait, 10*time.Second)
 	defDur(&c.RepairInterval, 10*time.Second)
+	defDur(&c.AccessCheckInterval, 30*time.Second)
+	defInt(&c.MaxConnsPerUser, 8)
+	defInt(&c.UserRateBurst, 2*c.RateBurst)
+	if c.UserRatePerSecond <= 0 {
+		c.UserRatePerSecond = 2 * c.RatePerSecond
+	}
 	if c.HostGrace < 0 {
 		c.HostGrace = 0
 	} else if c.HostGrace == 0 {
@@ -132,6 +153,18 @@ type Deps struct {
 	// Feedback, when set, keeps others' annotations and replies from a
 	// viewer whose feedback is hidden (reflect first).
 	Feedback FeedbackGate
+	// Credentials, when set, re-checks that the session or token a socket
+	// was opened with still holds (accounts.Service satisfies it); without
+	// it only clip access is re-checked.
+	Credentials CredentialChecker
+}
+
+// CredentialChecker says whether what authenticated an actor (its
+// Credential) still holds: nil while it does, an apperr Unauthorized
+// error once it was signed out, expired or deleted, any other error when
+// it cannot tell.
+type CredentialChecker interface {
+	CheckCredential(ctx context.Context, a accounts.Actor) error
 }
 
 // Hub owns the live rooms of this node. It implements annotations'
@@ -145,13 +178,26 @@ type Hub struct {
 	authz  Authorizer
 	ann    Annotator
 	gate   FeedbackGate
+	creds  CredentialChecker
 	ctx    context.Context // cancelled by Close: ends every connection's work
 	cancel context.CancelFunc
 
 	mu      sync.Mutex
 	rooms   map[string]*room
 	clients map[*client]struct{}
+	users   map[string]*userState // by user ID, while the user has sockets here
 	closed  bool
+
+	// Access re-checks: an access change holds the connections it
+	// concerns (nothing more is sent to them) and puts them in pending for
+	// the access loop, which re-checks and releases or closes each.
+	// accessGen counts changes, so a connection authorized before a change
+	// it raced with is re-checked once registered.
+	pmu         sync.Mutex
+	pending     map[*client]struct{}
+	wakeCheck   chan struct{} // capacity 1
+	accessGen   atomic.Int64
+	unsubAccess func()
 
 	conns sync.WaitGroup // connection goroutines
 	bg    sync.WaitGroup // repair loop
@@ -166,22 +212,33 @@ func New(cfg Config, d Deps) (*Hub, error) {
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{
-		cfg:     cfg,
-		log:     cfg.Log.With("component", "live", "node_id", cfg.NodeID),
-		events:  annotations.NewEventLog(d.DB),
-		synlog:  syncLog{db: d.DB},
-		bus:     d.Bus,
-		authz:   d.Authz,
-		ann:     d.Annotator,
-		gate:    d.Feedback,
-		ctx:     ctx,
-		cancel:  cancel,
-		rooms:   map[string]*room{},
-		clients: map[*client]struct{}{},
+		cfg:       cfg,
+		log:       cfg.Log.With("component", "live", "node_id", cfg.NodeID),
+		events:    annotations.NewEventLog(d.DB),
+		synlog:    syncLog{db: d.DB},
+		bus:       d.Bus,
+		authz:     d.Authz,
+		ann:       d.Annotator,
+		gate:      d.Feedback,
+		creds:     d.Credentials,
+		ctx:       ctx,
+		cancel:    cancel,
+		rooms:     map[string]*room{},
+		clients:   map[*client]struct{}{},
+		users:     map[string]*userState{},
+		pending:   map[*client]struct{}{},
+		wakeCheck: make(chan struct{}, 1),
 	}
 	h.stats.closes = map[int]int64{}
-	h.bg.Add(1)
+	unsub, err := d.Bus.Subscribe(accessRoom, h.onAccessBus)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("live hub: subscribe to access changes: %w", err)
+	}
+	h.unsubAccess = unsub
+	h.bg.Add(2)
 	go h.repairLoop()
+	go h.accessLoop()
 	return h, nil
 }
 
@@ -226,6 +283,7 @@ func (h *Hub) Close() error {
 		c.kill(closeGoingAway, "server shutting down")
 	}
 	h.cancel()
+	h.unsubAccess()
 	h.conns.Wait()
 	h.bg.Wait()
 	return nil
@@ -351,11 +409,16 @@ func (h *Hub) release(r *room) {
 // publish sends an envelope to the other nodes; failures are logged, since
 // events are repaired from the log and presence is refreshed periodically.
 func (h *Hub) publish(ctx context.Context, clipID string, env envelope) {
+	h.publishOn(ctx, clipID, env)
+}
+
+// publishOn sends an envelope to a bus room (a clip's, or accessRoom).
+func (h *Hub) publishOn(ctx context.Context, busRoom string, env envelope) {
 	env.Node = h.cfg.NodeID
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := h.bus.Publish(ctx, clipID, mustJSON(env)); err != nil {
-		h.log.Warn("Could not publish a room message on the bus.", "clip_id", clipID, "kind", env.Kind, "error", err)
+	if err := h.bus.Publish(ctx, busRoom, mustJSON(env)); err != nil {
+		h.log.Warn("Could not publish a room message on the bus.", "room", busRoom, "kind", env.Kind, "error", err)
 	}
 }
 
@@ -428,18 +491,20 @@ const (
 	kindRoster     = "roster"     // all members of a node, periodically and on request
 	kindRosterReq  = "roster.req" // a node that just opened the room asks for rosters
 	kindRelay      = "relay"      // an encoded client message for every local member (pointer, sync.requested)
+	kindAccess     = "access"     // an accounts.AccessChange, on accessRoom
 	closeGoingAway = 1001
 )
 
 // envelope is what travels on the bus.
 type envelope struct {
-	Node    string          `json:"node"`
-	Kind    string          `json:"kind"`
-	Event   *wireEvent      `json:"event,omitempty"`
-	Op      string          `json:"op,omitempty"`
-	Member  *Member         `json:"member,omitempty"`
-	Members []Member        `json:"members,omitempty"`
-	Payload json.RawMessage `json:"payload,omitempty"`
+	Node    string                 `json:"node"`
+	Kind    string                 `json:"kind"`
+	Event   *wireEvent             `json:"event,omitempty"`
+	Op      string                 `json:"op,omitempty"`
+	Member  *Member                `json:"member,omitempty"`
+	Members []Member               `json:"members,omitempty"`
+	Payload json.RawMessage        `json:"payload,omitempty"`
+	Access  *accounts.AccessChange `json:"access,omitempty"`
 }
 
 // wireEvent is annotations.Event with the recipient restriction kept (the

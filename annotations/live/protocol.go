@@ -28,6 +28,12 @@ const (
 	CloseRateLimited = 4029
 	// CloseBadMessages: too many malformed or unknown messages.
 	CloseBadMessages = 4400
+	// CloseSignedOut: the session or token the socket was opened with
+	// ended (sign-out, password change, token deleted, expiry).
+	CloseSignedOut = 4401
+	// CloseAccessRevoked: the user may no longer see the clip (audience
+	// changed, removed from a group, group archived, clip deleted).
+	CloseAccessRevoked = 4403
 )
 
 // Client message types.
@@ -242,6 +248,10 @@ type Limits struct {
 	SendQueue       int     `json:"send_queue"`
 	RingSize        int     `json:"ring_size"`
 	MaxReplay       int     `json:"max_replay"`
+	// All of one user's connections to a node together.
+	UserRatePerSecond float64 `json:"user_rate_per_second"`
+	UserRateBurst     int     `json:"user_rate_burst"`
+	MaxConnsPerUser   int     `json:"max_connections_per_user"`
 }
 
 // Server messages. Each has its "type" first so logs read well.

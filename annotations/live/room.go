@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/filmroom/filmroom/accounts"
 	"github.com/filmroom/filmroom/annotations"
 )
 
@@ -122,6 +123,13 @@ func (r *room) onBus(b []byte) {
 		r.announce(ctx)
 	case kindRelay:
 		r.broadcast(env.Payload, nil)
+	case kindAccess:
+		// Sent on the room as well as on accessRoom, so that it holds the
+		// connections concerned before any later event of the same node
+		// in this room reaches them.
+		if env.Access != nil {
+			r.hub.noteAccessChange(*env.Access)
+		}
 	}
 }
 
@@ -437,6 +445,37 @@ func (r *room) membersLocked() []Member {
 	return out
 }
 
+// hostPresentLocked reports whether the host is present and still allowed
+// to host: a host who lost the right (a role change, re-checked) no longer
+// holds the session against members who may take it over.
+func (r *room) hostPresentLocked(userID string) bool {
+	for c := range r.clients {
+		if c.member.UserID == userID && c.member.CanHost {
+			return true
+		}
+	}
+	for _, m := range r.remote {
+		if m.UserID == userID && m.CanHost {
+			return true
+		}
+	}
+	return false
+}
+
+// concerns reports whether an access change may concern a member of the
+// room, here or on another node.
+func (r *room) concerns(ch accounts.AccessChange) bool {
+	if ch.ClipID != "" {
+		return ch.ClipID == r.clipID
+	}
+	if ch.UserID == "" {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.closed && r.userPresentLocked(ch.UserID)
+}
+
 func (r *room) userPresentLocked(userID string) bool {
 	for c := range r.clients {
 		if c.member.UserID == userID {
@@ -565,5 +604,6 @@ func (h *Hub) limits() Limits {
 	return Limits{
 		MaxMessageBytes: h.cfg.MaxMessageBytes, RatePerSecond: h.cfg.RatePerSecond, RateBurst: h.cfg.RateBurst,
 		SendQueue: h.cfg.SendQueue, RingSize: h.cfg.RingSize, MaxReplay: h.cfg.MaxReplay,
+		UserRatePerSecond: h.cfg.UserRatePerSecond, UserRateBurst: h.cfg.UserRateBurst, MaxConnsPerUser: h.cfg.MaxConnsPerUser,
 	}
 }

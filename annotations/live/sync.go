@@ -78,6 +78,10 @@ func applySync(in syncInput, a syncActor, m ClientMessage) (string, SyncState, e
 		return cur.Target(float64(at))
 	}
 	notHost := apperr.Forbidden("only the host controls playback; send sync.request to ask for control")
+	// The host's right is re-checked on every command: a host who may no
+	// longer host (a role change) commands nothing, and a member who may
+	// host can take the session over (the host no longer counts as present).
+	lostHost := apperr.Forbidden("you may no longer host a session on this clip; someone who may host can take it over")
 	switch m.Type {
 	case MsgSyncStart, MsgSyncTake:
 		if !a.CanHost {
@@ -113,6 +117,9 @@ func applySync(in syncInput, a syncActor, m ClientMessage) (string, SyncState, e
 		if !isHost {
 			return "", cur, notHost
 		}
+		if !a.CanHost {
+			return "", cur, lostHost
+		}
 		next.PositionMS = pos()
 		next.AtServerMS = at
 		switch m.Type {
@@ -132,6 +139,9 @@ func applySync(in syncInput, a syncActor, m ClientMessage) (string, SyncState, e
 		if !isHost {
 			return "", cur, notHost
 		}
+		if !a.CanHost {
+			return "", cur, lostHost
+		}
 		name, ok := in.Eligible(m.UserID)
 		if !ok {
 			return "", cur, apperr.Invalid("user_id", "must be a member present in the room who may host this clip")
@@ -143,6 +153,9 @@ func applySync(in syncInput, a syncActor, m ClientMessage) (string, SyncState, e
 	case MsgSyncEnd:
 		if !isHost {
 			return "", cur, notHost
+		}
+		if !a.CanHost {
+			return "", cur, lostHost
 		}
 		return EventSyncEnd, endedState(cur, now, a.UserID), nil
 	}

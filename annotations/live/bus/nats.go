@@ -76,11 +76,17 @@ func (b *NATS) Subscribe(room string, fn func([]byte)) (func(), error) {
 	}
 	// Without the round trip, a publish right after Subscribe (from this or
 	// another connection) could reach the server before the interest does.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := b.nc.FlushWithContext(ctx); err != nil {
-		_ = sub.Unsubscribe()
-		return nil, fmt.Errorf("subscribe to room %s: flush: %w", room, err)
+	// While the server is away (reconnecting) there is nobody to ask: the
+	// client re-registers every subscription when it reconnects, so the
+	// room opens and works locally meanwhile, and its log repair covers
+	// what it missed.
+	if b.nc.IsConnected() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := b.nc.FlushWithContext(ctx); err != nil && !b.nc.IsReconnecting() {
+			_ = sub.Unsubscribe()
+			return nil, fmt.Errorf("subscribe to room %s: flush: %w", room, err)
+		}
 	}
 	var once sync.Once
 	return func() {
@@ -92,6 +98,10 @@ func (b *NATS) Subscribe(room string, fn func([]byte)) (func(), error) {
 		})
 	}, nil
 }
+
+// Connected reports whether the connection to the NATS server is up (it
+// is down while the client reconnects).
+func (b *NATS) Connected() bool { return b.nc.IsConnected() }
 
 // Close flushes and closes the connection when the bus owns it.
 func (b *NATS) Close() error {

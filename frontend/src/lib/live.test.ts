@@ -182,6 +182,18 @@ describe('LiveClient', () => {
     expect(statuses).toContain('failed');
   });
 
+  it('does not reconnect once access ended (4401 signed out, 4403 access revoked)', () => {
+    for (const code of [4401, 4403]) {
+      const { client, sockets, timers } = setup();
+      client.connect();
+      sockets[0].open();
+      sockets[0].drop(code);
+      expect(client.status).toBe('failed');
+      timers.advance(60_000);
+      expect(sockets).toHaveLength(1);
+    }
+  });
+
   it('pings 8 times quickly then once a second, and estimates the server clock', () => {
     const { client, timers, sockets } = setup();
     client.connect();

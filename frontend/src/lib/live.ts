@@ -213,8 +213,10 @@ export function liveUrl(clipId: string, loc: { protocol: string; host: string } 
   return `${scheme}//${loc.host}/api/v1/clips/${encodeURIComponent(clipId)}/live`;
 }
 
-// Close codes after which reconnecting cannot help: the client is wrong.
-const FATAL_CODES = new Set([1003, 1009, 4000, 4400]);
+// Close codes after which reconnecting cannot help: the client is wrong, or
+// its access ended (4401 signed out, 4403 access revoked; see
+// docs/live-protocol.md), and a reconnect would only be refused.
+const FATAL_CODES = new Set([1003, 1009, 4000, 4400, 4401, 4403]);
 
 /** backoffDelay is the wait before reconnect attempt n (0-based): doubling, capped, with jitter in [50 %, 100 %]. */
 export function backoffDelay(attempt: number, base: number, max: number, random: number): number {
