@@ -13,6 +13,7 @@ import (
 
 	"github.com/filmroom/filmroom/accounts"
 	"github.com/filmroom/filmroom/internal/apperr"
+	"github.com/filmroom/filmroom/internal/ratelimit"
 	"github.com/filmroom/filmroom/internal/testsvc"
 )
 
@@ -62,7 +63,7 @@ func actorVia(t *testing.T, svc *accounts.Service, set func(*http.Request)) acco
 // that can take access away reaches the OnAccessChange hook.
 func TestCredentialsAndAccessChanges(t *testing.T) {
 	t.Parallel()
-	for _, d := range testsvc.Databases(accounts.Migrations()) {
+	for _, d := range testsvc.Databases(accounts.Migrations(), ratelimit.Migrations()) {
 		t.Run(d.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
@@ -116,7 +117,7 @@ func TestCredentialsAndAccessChanges(t *testing.T) {
 				a    accounts.Actor
 				gone bool
 			}{
-				{"no credential (CLI, tests)", accounts.Actor{UserID: u.ID}, false},
+				{"no credential (never made by Authenticate)", accounts.Actor{UserID: u.ID}, true},
 				{"someone else's session", accounts.Actor{UserID: other.ID, Credential: a1.Credential}, true},
 				{"someone else's token", accounts.Actor{UserID: other.ID, Credential: at.Credential}, true},
 				{"unknown kind", accounts.Actor{UserID: u.ID, Credential: "cookie:x"}, true},

@@ -259,11 +259,6 @@ var ErrCredentialGone = apperr.New(apperr.ErrUnauthorized, "credential_revoked",
 // error wrapping apperr.ErrUnauthorized otherwise. Long-lived connections
 // (live-room websockets) call it to notice a revocation.
 func (s *Service) CheckCredential(ctx context.Context, a Actor) error {
-	if a.Credential == "" {
-		// Made by the CLI or a test, never by Authenticate: nothing to
-		// re-check.
-		return nil
-	}
 	kind, credID, _ := strings.Cut(a.Credential, ":")
 	var query string
 	switch kind {

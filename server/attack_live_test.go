@@ -69,6 +69,14 @@ func (w *world) joinLive(who, clip string) *liveMember {
 
 func (m *liveMember) send(msg any) {
 	m.t.Helper()
+	if err := m.trySend(msg); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
+// trySend writes msg (a string as it is, "binary:" for a binary frame, or
+// a value as JSON).
+func (m *liveMember) trySend(msg any) error {
 	var err error
 	if s, ok := msg.(string); ok {
 		typ := websocket.TextMessage
@@ -79,9 +87,7 @@ func (m *liveMember) send(msg any) {
 	} else {
 		err = m.conn.WriteJSON(msg)
 	}
-	if err != nil {
-		m.t.Fatal(err)
-	}
+	return err
 }
 
 // await reads until a message matches; the deadline only stops a hung test.
@@ -220,7 +226,14 @@ func TestAttackLiveProtocol(t *testing.T) {
 			witness = room["coach"]
 		}
 		what := c.who + " sends " + c.name + ": " + truncateString(msg, 200)
-		sender.send(msg)
+		if strings.HasPrefix(c.want, "close:") {
+			// The server may close the socket before the whole message is
+			// written (an oversized frame is cut off at the read limit):
+			// the close code read below is what counts.
+			_ = sender.trySend(msg)
+		} else {
+			sender.send(msg)
+		}
 		switch {
 		case c.want == "ack":
 			sender.await(func(m map[string]any) bool {
@@ -260,6 +273,11 @@ func TestAttackLiveProtocol(t *testing.T) {
 			if b, _ := json.Marshal(got); strings.Contains(string(b), "on A") || strings.Contains(string(b), "Attacker clip") {
 				t.Errorf("%s: the error leaks the other clip: %s", what, b)
 			}
+		}
+		// Each case's sockets end with it: a user may hold only a few
+		// live connections at once.
+		for _, m := range room {
+			_ = m.conn.Close()
 		}
 	}
 }
