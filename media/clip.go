@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/filmroom/filmroom/accounts"
 	"github.com/filmroom/filmroom/internal/apperr"
 	"github.com/filmroom/filmroom/internal/id"
 	"github.com/filmroom/filmroom/internal/sqldb"
+	"github.com/filmroom/filmroom/internal/textcheck"
 )
 
 // Status is where a clip is on its way from upload to playback.
@@ -433,8 +435,16 @@ type NewClip struct {
 	GroupID     string
 }
 
+// cleanTitle trims a title and, for titles made from file names (which a
+// person did not type as a title), drops what could not be shown.
 func cleanTitle(t string) string {
-	t = strings.TrimSpace(strings.ToValidUTF8(t, ""))
+	t = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(t, ""))
+	t = strings.TrimSpace(t)
 	if utf8.RuneCountInString(t) > 200 {
 		t = string([]rune(t)[:200])
 	}
@@ -511,14 +521,17 @@ func (s *Clips) Update(ctx context.Context, a accounts.Actor, clipID string, p C
 	}
 	v := &apperr.Validation{}
 	if p.Title != nil {
-		c.Title = cleanTitle(*p.Title)
-		if c.Title == "" {
+		if prob := textcheck.Line(*p.Title); prob != "" {
+			v.Add("title", "%s", prob)
+		} else if c.Title = cleanTitle(*p.Title); c.Title == "" {
 			v.Add("title", "give the clip a title")
 		}
 	}
 	if p.Description != nil {
 		c.Description = strings.TrimSpace(*p.Description)
-		if utf8.RuneCountInString(c.Description) > 5000 {
+		if prob := textcheck.Block(c.Description); prob != "" {
+			v.Add("description", "%s", prob)
+		} else if utf8.RuneCountInString(c.Description) > 5000 {
 			v.Add("description", "use at most 5000 characters")
 		}
 	}

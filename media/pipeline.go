@@ -18,6 +18,7 @@ import (
 	"github.com/filmroom/filmroom/accounts"
 	"github.com/filmroom/filmroom/internal/apperr"
 	"github.com/filmroom/filmroom/internal/sqldb"
+	"github.com/filmroom/filmroom/internal/textcheck"
 	"github.com/filmroom/filmroom/media/storage"
 	"github.com/filmroom/filmroom/media/transcode"
 	"github.com/filmroom/filmroom/media/upload"
@@ -59,6 +60,11 @@ func (p *Pipeline) ValidateUpload(ctx context.Context, userID string, meta map[s
 	}
 	if ft := meta["filetype"]; ft != "" && !strings.HasPrefix(ft, "video/") && !strings.HasPrefix(ft, "audio/") && ft != "application/octet-stream" {
 		return apperr.New(apperr.ErrUnsupported, "unsupported_type", fmt.Sprintf("%q is not a video or audio file; upload a lesson recording (MP4, MOV, WebM, M4A…)", meta["filename"]))
+	}
+	if t := meta["title"]; t != "" {
+		if prob := textcheck.Line(t); prob != "" {
+			return apperr.Invalid("title", "the title %s", prob)
+		}
 	}
 	if g := meta["group_id"]; g != "" {
 		m, err := p.Clips.acc.Memberships(ctx, userID)
