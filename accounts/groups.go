@@ -10,9 +10,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/filmroom/filmroom/internal/apperr"
-	"github.com/filmroom/filmroom/internal/textcheck"
 	"github.com/filmroom/filmroom/internal/id"
 	"github.com/filmroom/filmroom/internal/sqldb"
+	"github.com/filmroom/filmroom/internal/textcheck"
 )
 
 // Group is a microteaching cohort or a coach's caseload.

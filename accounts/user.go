@@ -12,8 +12,8 @@ import (
 	"golang.org/x/crypto/argon2"
 
 	"github.com/filmroom/filmroom/internal/apperr"
-	"github.com/filmroom/filmroom/internal/textcheck"
 	"github.com/filmroom/filmroom/internal/id"
+	"github.com/filmroom/filmroom/internal/textcheck"
 )
 
 // User is a person with an account.

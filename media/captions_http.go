@@ -15,8 +15,8 @@ import (
 
 	"github.com/filmroom/filmroom/accounts"
 	"github.com/filmroom/filmroom/internal/apperr"
-	"github.com/filmroom/filmroom/internal/textcheck"
 	"github.com/filmroom/filmroom/internal/httpx"
+	"github.com/filmroom/filmroom/internal/textcheck"
 	"github.com/filmroom/filmroom/media/captions"
 )
 
