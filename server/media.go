@@ -68,7 +68,8 @@ func newMedia(ctx context.Context, cfg Config, db *sqldb.DB, clips *media.Clips,
 		timeout = 2 * time.Hour
 	}
 	p := &media.Pipeline{Clips: clips, Store: store, Log: log, TempDir: tmp, Limits: transcode.DefaultLimits(),
-		Options: transcode.Options{Threads: cfg.FFmpegThreads, Timeout: timeout}}
+		Options: transcode.Options{Threads: cfg.FFmpegThreads, Timeout: timeout},
+		Space: &media.Space{Margin: cfg.MinFreeSpace}, LocalStore: cfg.S3Bucket == ""}
 	captioner, err := newCaptioner(cfg, clips, store, p, log)
 	if err != nil {
 		return nil, err
@@ -102,6 +103,7 @@ func newMedia(ctx context.Context, cfg Config, db *sqldb.DB, clips *media.Clips,
 			ucfg.S3 = &upload.S3Target{Client: client, Bucket: cfg.S3Bucket, Prefix: cfg.S3Prefix + "uploads/", TempDir: tmp}
 		} else {
 			ucfg.Local = filepath.Join(cfg.DataDir, "uploads")
+			p.UploadDir = ucfg.Local
 		}
 		m.uploads, err = upload.New(ucfg, log.With("component", "uploads"))
 		if err != nil {

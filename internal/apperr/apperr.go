@@ -21,6 +21,8 @@ var (
 	ErrGone            = errors.New("gone")
 	ErrTooLarge        = errors.New("too large")
 	ErrUnsupported     = errors.New("unsupported media type")
+	// ErrInsufficientStorage is 507: the server has no room for the work.
+	ErrInsufficientStorage = errors.New("insufficient storage")
 )
 
 // Error is an error with a stable machine code and a message a person can

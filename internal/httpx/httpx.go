@@ -133,6 +133,8 @@ func kindStatus(kind error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(kind, apperr.ErrUnsupported):
 		return http.StatusUnsupportedMediaType
+	case errors.Is(kind, apperr.ErrInsufficientStorage):
+		return http.StatusInsufficientStorage
 	}
 	return http.StatusBadRequest
 }
