@@ -69,7 +69,7 @@ func newMedia(ctx context.Context, cfg Config, db *sqldb.DB, clips *media.Clips,
 	}
 	p := &media.Pipeline{Clips: clips, Store: store, Log: log, TempDir: tmp, Limits: transcode.DefaultLimits(),
 		Options: transcode.Options{Threads: cfg.FFmpegThreads, Timeout: timeout},
-		Space: &media.Space{Margin: cfg.MinFreeSpace}, LocalStore: cfg.S3Bucket == ""}
+		Space:   &media.Space{Margin: cfg.MinFreeSpace}, LocalStore: cfg.S3Bucket == ""}
 	captioner, err := newCaptioner(cfg, clips, store, p, log)
 	if err != nil {
 		return nil, err
