@@ -267,7 +267,7 @@ test('upload with a network drop, processing, and review playback', async (t) =>
     await page.getByText(`Shared with ${groupName} and named people (1)`).waitFor();
     await page.getByRole('button', { name: 'Share' }).click();
     await dialog.waitFor();
-    await dialog.getByText('nobody@school.test').waitFor();
+    await dialog.getByText('nobody@school.test', { exact: true }).waitFor();
     await dialog.getByRole('button', { name: 'Remove nobody@school.test' }).click();
     await box.uncheck();
     await dialog.getByRole('button', { name: 'Save sharing' }).click();
