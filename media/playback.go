@@ -73,6 +73,8 @@ func (h *Handler) serveMedia(c echo.Context) error {
 			return err
 		}
 		a = u.Actor("media-link")
+		// The access log names whom the link was made for.
+		c.SetRequest(c.Request().WithContext(accounts.WithActor(ctx, a)))
 	} else {
 		var err error
 		if a, err = accounts.RequireActor(c); err != nil {
