@@ -12,6 +12,7 @@ import (
 	"github.com/filmroom/filmroom/internal/apperr"
 	"github.com/filmroom/filmroom/internal/id"
 	"github.com/filmroom/filmroom/internal/sqldb"
+	"github.com/filmroom/filmroom/internal/textcheck"
 )
 
 // Group is a microteaching cohort or a coach's caseload.
@@ -44,10 +45,14 @@ func (in *GroupInput) normalize() error {
 	in.Name = strings.TrimSpace(in.Name)
 	in.Description = strings.TrimSpace(in.Description)
 	v := &apperr.Validation{}
-	if in.Name == "" || utf8.RuneCountInString(in.Name) > 120 {
+	if p := textcheck.Line(in.Name); p != "" {
+		v.Add("name", "%s", p)
+	} else if in.Name == "" || utf8.RuneCountInString(in.Name) > 120 {
 		v.Add("name", "give the group a name of 1–120 characters")
 	}
-	if utf8.RuneCountInString(in.Description) > 2000 {
+	if p := textcheck.Block(in.Description); p != "" {
+		v.Add("description", "%s", p)
+	} else if utf8.RuneCountInString(in.Description) > 2000 {
 		v.Add("description", "use at most 2000 characters")
 	}
 	return v.Err()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/filmroom/filmroom/internal/apperr"
 	"github.com/filmroom/filmroom/internal/id"
+	"github.com/filmroom/filmroom/internal/textcheck"
 )
 
 // User is a person with an account.
@@ -49,7 +50,9 @@ func (n *NewUser) normalize() error {
 	}
 	if n.Name == "" {
 		v.Add("name", "enter your name as colleagues should see it")
-	} else if utf8.RuneCountInString(n.Name) > 100 || !utf8.ValidString(n.Name) {
+	} else if p := textcheck.Line(n.Name); p != "" {
+		v.Add("name", "%s", p)
+	} else if utf8.RuneCountInString(n.Name) > 100 {
 		v.Add("name", "use at most 100 characters")
 	}
 	if err := checkPassword(n.Password); err != nil {

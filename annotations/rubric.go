@@ -15,6 +15,7 @@ import (
 	"github.com/filmroom/filmroom/internal/apperr"
 	"github.com/filmroom/filmroom/internal/id"
 	"github.com/filmroom/filmroom/internal/sqldb"
+	"github.com/filmroom/filmroom/internal/textcheck"
 )
 
 // Rubric is one version of a rubric: the rubric's identity and status plus
@@ -148,8 +149,10 @@ func checkText(v *apperr.Validation, field, s string, max int, required bool) {
 		v.Add(field, "is required")
 	case utf8.RuneCountInString(s) > max:
 		v.Add(field, "must be at most %d characters", max)
-	case strings.ContainsRune(s, 0):
-		v.Add(field, "must not contain NUL characters")
+	default:
+		if p := textcheck.Block(s); p != "" {
+			v.Add(field, "%s", p)
+		}
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/filmroom/filmroom/accounts"
 	"github.com/filmroom/filmroom/internal/apperr"
 	"github.com/filmroom/filmroom/internal/httpx"
+	"github.com/filmroom/filmroom/internal/textcheck"
 	"github.com/filmroom/filmroom/media/captions"
 )
 
@@ -139,7 +140,20 @@ func (h *Handler) uploadCaptions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	tr, err := captions.ParseCaptions(body, captions.ParseOptions{})
+	// A file that is not UTF-8 is refused unless its uploader says it is
+	// an old Windows file: guessing would store garbled captions silently.
+	strict := true
+	switch cs := strings.ToLower(c.QueryParam("charset")); cs {
+	case "", "utf-8":
+	case "windows-1252":
+		strict = false
+	default:
+		return apperr.Invalid("charset", "choose utf-8 or windows-1252")
+	}
+	tr, err := captions.ParseCaptions(body, captions.ParseOptions{StrictUTF8: strict})
+	if errors.Is(err, captions.ErrNotUTF8) {
+		return apperr.Invalid("file", "%s; save it as UTF-8 (most subtitle editors offer it), or add ?charset=windows-1252 if it comes from an old Windows program", strings.TrimPrefix(err.Error(), "parse captions: "))
+	}
 	if err != nil {
 		return captionError(err)
 	}
@@ -236,6 +250,8 @@ func checkCues(cues []captions.Cue, durationMS int64) error {
 			return apperr.New(nil, "invalid_captions", fmt.Sprintf("cue %d starts before the clip (%d ms)", n, c.StartMS))
 		case c.EndMS <= c.StartMS:
 			return apperr.New(nil, "invalid_captions", fmt.Sprintf("cue %d ends at %s, not after it starts (%s)", n, captions.FormatTimestamp(c.EndMS), captions.FormatTimestamp(c.StartMS)))
+		case textcheck.Block(c.Text) != "":
+			return apperr.New(nil, "invalid_captions", fmt.Sprintf("cue %d (%s) %s", n, captions.FormatTimestamp(c.StartMS), textcheck.Block(c.Text)))
 		case strings.TrimSpace(captions.PlainText(c.Text)) == "":
 			return apperr.New(nil, "invalid_captions", fmt.Sprintf("cue %d (%s) has no text", n, captions.FormatTimestamp(c.StartMS)))
 		case durationMS > 0 && c.StartMS >= durationMS:

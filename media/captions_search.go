@@ -86,9 +86,10 @@ func searchTerms(q string) []string {
 
 // visibleClip is the SQL condition "the actor may view clip c", the same
 // rule as accounts.CanClip for ClipView: the owner, people it is shared
-// with, and members of groups (not archived) it is shared with.
+// with (by ID, or by an email that named their account), and members of groups (not archived) it is shared with.
 const visibleClip = `(c.owner_id = ?
 	OR EXISTS (SELECT 1 FROM clip_audience_users au WHERE au.clip_id = c.id AND au.user_id = ?)
+	OR EXISTS (SELECT 1 FROM clip_audience_emails ae WHERE ae.clip_id = c.id AND ae.user_id = ?)
 	OR EXISTS (SELECT 1 FROM clip_audience_groups ag JOIN group_members m ON m.group_id = ag.group_id
 		JOIN groups g ON g.id = ag.group_id WHERE ag.clip_id = c.id AND m.user_id = ? AND g.archived_at IS NULL))`
 
@@ -123,7 +124,7 @@ func (cs *Captions) SearchTranscripts(ctx context.Context, a accounts.Actor, q s
 			FROM transcript_fts f JOIN transcript_segments s ON s.id = f.rowid JOIN clips c ON c.id = s.clip_id
 			WHERE transcript_fts MATCH ? AND ` + visibleClip + `
 			ORDER BY bm25(transcript_fts), c.created_at DESC, s.clip_id, s.start_ms LIMIT ? OFFSET ?`
-		args = []any{strings.Join(parts, " "), a.UserID, a.UserID, a.UserID, limit + 1, offset}
+		args = []any{strings.Join(parts, " "), a.UserID, a.UserID, a.UserID, a.UserID, limit + 1, offset}
 	case sqldb.Postgres:
 		// PostgreSQL: the generated tsvector under its GIN index, with the
 		// 'simple' configuration the column uses; ":*" makes a prefix.
@@ -132,7 +133,7 @@ func (cs *Captions) SearchTranscripts(ctx context.Context, a accounts.Actor, q s
 			FROM transcript_segments s JOIN clips c ON c.id = s.clip_id
 			WHERE s.tsv @@ to_tsquery('simple', ?) AND ` + visibleClip + `
 			ORDER BY ts_rank(s.tsv, to_tsquery('simple', ?)) DESC, c.created_at DESC, s.clip_id, s.start_ms LIMIT ? OFFSET ?`
-		args = []any{tsq, a.UserID, a.UserID, a.UserID, tsq, limit + 1, offset}
+		args = []any{tsq, a.UserID, a.UserID, a.UserID, a.UserID, tsq, limit + 1, offset}
 	default:
 		return TranscriptPage{}, fmt.Errorf("search transcripts: unsupported database %s", cs.clips.db.Dialect)
 	}

@@ -91,6 +91,10 @@ func TestCaptionsMigrateUpDownUp(t *testing.T) {
 				if _, err := db.Writer().Exec(ctx, `SELECT caption_progress, caption_reason FROM clips`); err != nil {
 					t.Fatalf("round %d: %v", round, err)
 				}
+				// 0003: shared addresses and the media signing key.
+				if _, err := db.Writer().Exec(ctx, `SELECT e.email, e.user_id, k.value FROM clip_audience_emails e, media_secrets k`); err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
 				if err := db.Down(ctx, sets); err != nil {
 					t.Fatalf("round %d down: %v", round, err)
 				}

@@ -7,14 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/mail"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/filmroom/filmroom/accounts"
 	"github.com/filmroom/filmroom/internal/apperr"
 	"github.com/filmroom/filmroom/internal/id"
 	"github.com/filmroom/filmroom/internal/sqldb"
+	"github.com/filmroom/filmroom/internal/textcheck"
 )
 
 // Status is where a clip is on its way from upload to playback.
@@ -42,10 +46,17 @@ type GroupRef struct {
 	Name string `json:"name"`
 }
 
-// Audience is who a clip is shared with; both lists empty means private.
+// Audience is who a clip is shared with; all lists empty means private.
 type Audience struct {
 	Users  []Person   `json:"users"`
 	Groups []GroupRef `json:"groups"`
+	// Emails are the addresses the clip was shared with, as the sharer
+	// typed them, shown only to those who may edit the clip. Whether an
+	// address has an account is never said: the people they name are not
+	// in Users, and only addresses that named an account when the audience
+	// was saved grant access (emailUsers).
+	Emails     []string `json:"emails,omitempty"`
+	emailUsers []string
 }
 
 // Failure says why a clip could not be processed and what to do.
@@ -102,6 +113,7 @@ func (c Clip) Access() accounts.ClipAccess {
 	for _, u := range c.Audience.Users {
 		a.UserIDs = append(a.UserIDs, u.ID)
 	}
+	a.UserIDs = append(a.UserIDs, c.Audience.emailUsers...)
 	for _, g := range c.Audience.Groups {
 		a.GroupIDs = append(a.GroupIDs, g.ID)
 	}
@@ -188,6 +200,20 @@ func (s *Clips) loadAudience(ctx context.Context, clips []*Clip) error {
 		byID[clipID].Audience.Users = append(byID[clipID].Audience.Users, p)
 	}
 	rows.Close()
+	rows, err = r.Query(ctx, `SELECT clip_id, email, COALESCE(user_id, '') FROM clip_audience_emails
+		WHERE clip_id IN (`+sqldb.In(len(ids))+`) ORDER BY email`, ids...)
+	if err != nil {
+		return fmt.Errorf("read clip audience: %w", err)
+	}
+	for rows.Next() {
+		var clipID, email, userID string
+		if err := rows.Scan(&clipID, &email, &userID); err != nil {
+			rows.Close()
+			return err
+		}
+		byID[clipID].Audience.addEmail(email, userID)
+	}
+	rows.Close()
 	rows, err = r.Query(ctx, `SELECT a.clip_id, g.id, g.name, g.reflect_first FROM clip_audience_groups a JOIN groups g ON g.id = a.group_id
 		WHERE a.clip_id IN (`+sqldb.In(len(ids))+`) AND g.archived_at IS NULL ORDER BY g.name, g.id`, ids...)
 	if err != nil {
@@ -243,7 +269,9 @@ func (s *Clips) getForViewer(ctx context.Context, clipID, userID string) (Clip, 
 			FROM clip_audience_groups a JOIN groups g ON g.id = a.group_id WHERE a.clip_id = ? AND g.archived_at IS NULL
 		UNION ALL SELECT 'm', m.group_id, '', FALSE, m.role
 			FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = ? AND g.archived_at IS NULL
-		ORDER BY kind, name, ref`, clipID, clipID, userID)
+		UNION ALL SELECT 'x', e.email, COALESCE(e.user_id, ''), FALSE, ''
+			FROM clip_audience_emails e WHERE e.clip_id = ?
+		ORDER BY kind, name, ref`, clipID, clipID, userID, clipID)
 	if err != nil {
 		return c, nil, fmt.Errorf("read audience of clip %s: %w", clipID, err)
 	}
@@ -264,11 +292,14 @@ func (s *Clips) getForViewer(ctx context.Context, clipID, userID string) (Clip, 
 			c.FeedbackAfterReflection = c.FeedbackAfterReflection || flag
 		case "m":
 			m[ref] = role
+		case "x":
+			c.Audience.addEmail(ref, name)
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return c, nil, fmt.Errorf("read audience of clip %s: %w", clipID, err)
 	}
+	slices.Sort(c.Audience.Emails) // rows came ordered by account, which must not show
 	return c, m, nil
 }
 
@@ -308,6 +339,16 @@ func (c *Clip) forViewer(a accounts.Actor, m accounts.Memberships) {
 	if a.UserID != c.Owner.ID {
 		c.UploadID = ""
 	}
+	if !accounts.CanClip(a, m, accounts.ClipEdit, access) {
+		c.Audience.Emails = nil
+	}
+}
+
+func (au *Audience) addEmail(email, userID string) {
+	au.Emails = append(au.Emails, email)
+	if userID != "" {
+		au.emailUsers = append(au.emailUsers, userID)
+	}
 }
 
 func describe(act accounts.Action) string {
@@ -336,15 +377,16 @@ func (s *Clips) List(ctx context.Context, a accounts.Actor, scope Scope, groupID
 	var where string
 	var args []any
 	shared := `(EXISTS (SELECT 1 FROM clip_audience_users au WHERE au.clip_id = c.id AND au.user_id = ?)
+		OR EXISTS (SELECT 1 FROM clip_audience_emails ae WHERE ae.clip_id = c.id AND ae.user_id = ?)
 		OR EXISTS (SELECT 1 FROM clip_audience_groups ag JOIN group_members m ON m.group_id = ag.group_id
 		JOIN groups g ON g.id = ag.group_id WHERE ag.clip_id = c.id AND m.user_id = ? AND g.archived_at IS NULL))`
 	switch scope {
 	case ScopeMine, "":
 		where, args = `c.owner_id = ?`, []any{a.UserID}
 	case ScopeShared:
-		where, args = `c.owner_id <> ? AND `+shared, []any{a.UserID, a.UserID, a.UserID}
+		where, args = `c.owner_id <> ? AND `+shared, []any{a.UserID, a.UserID, a.UserID, a.UserID}
 	case ScopeAll:
-		where, args = `(c.owner_id = ? OR `+shared+`)`, []any{a.UserID, a.UserID, a.UserID}
+		where, args = `(c.owner_id = ? OR `+shared+`)`, []any{a.UserID, a.UserID, a.UserID, a.UserID}
 	case ScopeGroup:
 		m, err := s.acc.Memberships(ctx, a.UserID)
 		if err != nil {
@@ -443,8 +485,16 @@ type NewClip struct {
 	GroupID     string
 }
 
+// cleanTitle trims a title and, for titles made from file names (which a
+// person did not type as a title), drops what could not be shown.
 func cleanTitle(t string) string {
-	t = strings.TrimSpace(strings.ToValidUTF8(t, ""))
+	t = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(t, ""))
+	t = strings.TrimSpace(t)
 	if utf8.RuneCountInString(t) > 200 {
 		t = string([]rune(t)[:200])
 	}
@@ -521,14 +571,17 @@ func (s *Clips) Update(ctx context.Context, a accounts.Actor, clipID string, p C
 	}
 	v := &apperr.Validation{}
 	if p.Title != nil {
-		c.Title = cleanTitle(*p.Title)
-		if c.Title == "" {
+		if prob := textcheck.Line(*p.Title); prob != "" {
+			v.Add("title", "%s", prob)
+		} else if c.Title = cleanTitle(*p.Title); c.Title == "" {
 			v.Add("title", "give the clip a title")
 		}
 	}
 	if p.Description != nil {
 		c.Description = strings.TrimSpace(*p.Description)
-		if utf8.RuneCountInString(c.Description) > 5000 {
+		if prob := textcheck.Block(c.Description); prob != "" {
+			v.Add("description", "%s", prob)
+		} else if utf8.RuneCountInString(c.Description) > 5000 {
 			v.Add("description", "use at most 5000 characters")
 		}
 	}
@@ -559,15 +612,25 @@ type AudienceInput struct {
 	GroupIDs []string `json:"group_ids"`
 }
 
-// SetAudience replaces the clip's audience. Groups must be the owner's own;
-// users are named by ID or email.
+// MaxAudiencePeople caps the people named in one audience; groups are the
+// way to share with more. It also bounds what one request can learn by
+// trying addresses.
+const MaxAudiencePeople = 50
+
+// SetAudience replaces the clip's audience. Groups must be the owner's own.
+// People are named by ID (only people the sharer shares a group with, or
+// who are in the audience already) or by email. An email is kept as typed
+// and listed back to the sharer whether or not it has an account, so that
+// sharing never tells who is registered; it grants access only when it
+// named an account at the time of saving (there is no email verification,
+// so an address is never handed to whoever signs up with it later).
 func (s *Clips) SetAudience(ctx context.Context, a accounts.Actor, clipID string, in AudienceInput) (Clip, error) {
 	c, err := s.Authorize(ctx, a, accounts.ClipEdit, clipID)
 	if err != nil {
 		return c, err
 	}
-	if len(in.UserIDs)+len(in.Emails) > 500 || len(in.GroupIDs) > 100 {
-		return c, apperr.Invalid("audience", "share with at most 500 people and 100 groups; use groups for larger audiences")
+	if len(in.UserIDs)+len(in.Emails) > MaxAudiencePeople || len(in.GroupIDs) > 100 {
+		return c, apperr.Invalid("audience", "share with at most %d people and 100 groups in one go; use groups for larger audiences", MaxAudiencePeople)
 	}
 	m, err := s.acc.Memberships(ctx, c.Owner.ID)
 	if err != nil {
@@ -579,43 +642,69 @@ func (s *Clips) SetAudience(ctx context.Context, a accounts.Actor, clipID string
 			v.Add("group_ids", "the clip's owner can only share with groups they belong to")
 		}
 	}
+	current := map[string]bool{}
+	for _, u := range c.Audience.Users {
+		current[u.ID] = true
+	}
+	emails := map[string]bool{}
+	for _, e := range in.Emails {
+		e = strings.ToLower(strings.TrimSpace(e))
+		if addr, perr := mail.ParseAddress(e); perr != nil || addr.Address != e || len(e) > 254 || textcheck.Line(e) != "" {
+			v.Add("emails", "%q is not an email address like name@school.org", e)
+			continue
+		}
+		emails[e] = true
+	}
 	err = s.db.Tx(ctx, func(q sqldb.Q) error {
 		users := map[string]bool{}
 		for _, uid := range in.UserIDs {
-			var n int
-			if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM users WHERE id = ?`, uid).Scan(&n); err != nil {
-				return err
+			ok := current[uid] || uid == c.Owner.ID
+			if !ok && id.Valid(uid) {
+				// Someone the sharer knows from a group (admins know everyone).
+				var n int
+				if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM users u WHERE u.id = ? AND (? OR EXISTS (SELECT 1 FROM group_members x
+					JOIN group_members y ON y.group_id = x.group_id JOIN groups g ON g.id = x.group_id
+					WHERE x.user_id = ? AND y.user_id = u.id AND g.archived_at IS NULL))`, uid, a.Admin, a.UserID).Scan(&n); err != nil {
+					return err
+				}
+				ok = n > 0
 			}
-			if n == 0 {
-				v.Add("user_ids", "no account with ID %s", uid)
+			if !ok {
+				// The same answer for an unknown ID and a stranger's.
+				v.Add("user_ids", "you can only name people you share a group with; add others by email")
 				continue
-			}
-			users[uid] = true
-		}
-		for _, e := range in.Emails {
-			var uid string
-			err := q.QueryRow(ctx, `SELECT id FROM users WHERE email = ?`, strings.ToLower(strings.TrimSpace(e))).Scan(&uid)
-			if errors.Is(err, sql.ErrNoRows) {
-				v.Add("emails", "no account uses %s; invite them to a group first", e)
-				continue
-			}
-			if err != nil {
-				return err
 			}
 			users[uid] = true
 		}
 		delete(users, c.Owner.ID)
+		byEmail := map[string]any{}
+		for e := range emails {
+			var uid string
+			err := q.QueryRow(ctx, `SELECT id FROM users WHERE email = ?`, e).Scan(&uid)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				byEmail[e] = nil
+			case err != nil:
+				return err
+			default:
+				byEmail[e] = uid
+			}
+		}
 		if err := v.Err(); err != nil {
 			return err
 		}
-		if _, err := q.Exec(ctx, `DELETE FROM clip_audience_users WHERE clip_id = ?`, clipID); err != nil {
-			return err
-		}
-		if _, err := q.Exec(ctx, `DELETE FROM clip_audience_groups WHERE clip_id = ?`, clipID); err != nil {
-			return err
+		for _, table := range []string{"clip_audience_users", "clip_audience_groups", "clip_audience_emails"} {
+			if _, err := q.Exec(ctx, `DELETE FROM `+table+` WHERE clip_id = ?`, clipID); err != nil {
+				return err
+			}
 		}
 		for uid := range users {
 			if _, err := q.Exec(ctx, `INSERT INTO clip_audience_users (clip_id, user_id) VALUES (?, ?)`, clipID, uid); err != nil {
+				return err
+			}
+		}
+		for e, uid := range byEmail {
+			if _, err := q.Exec(ctx, `INSERT INTO clip_audience_emails (clip_id, email, user_id) VALUES (?, ?, ?)`, clipID, e, uid); err != nil {
 				return err
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -23,6 +24,17 @@ type Handler struct {
 	// captionJob makes automatic captions again on request; nil when this
 	// handler has no job queue (then that request is refused).
 	captionJob *CaptionJob
+	// signer signs the segment URLs of playlists (nil: segments are
+	// fetched with the session, as every other request).
+	signer *URLSigner
+	// linkTTL is how long a signed URL works beyond its clip's length.
+	linkTTL time.Duration
+}
+
+// UseSigner makes playlists hand out signed segment URLs that work for the
+// clip's length plus ttl, and only while their user may view the clip.
+func (h *Handler) UseSigner(s *URLSigner, ttl time.Duration) {
+	h.signer, h.linkTTL = s, ttl
 }
 
 // NewHandler returns the clip API handler. Caption tracks are added to

@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/filmroom/filmroom/internal/apperr"
 	"github.com/filmroom/filmroom/internal/id"
 	"github.com/filmroom/filmroom/internal/sqldb"
 )
@@ -370,6 +371,11 @@ func (w *processWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 	if errors.Is(err, ErrRejected) {
 		return river.JobCancel(err) // the file itself is wrong: retrying cannot help
 	}
+	if errors.Is(err, apperr.ErrInsufficientStorage) {
+		// Nothing was started; wait for space without using up attempts.
+		w.p.Log.Warn("Not enough disk space to process a clip; trying again later.", "clip_id", job.Args.ClipID, "error", err)
+		return river.JobSnooze(SpaceRetry)
+	}
 	if unavailable(err) && time.Since(job.CreatedAt) < maxUnavailableWait {
 		// Storage or the database is away: wait for it without spending
 		// one of the clip's attempts (a snooze does not count), so an
@@ -389,6 +395,10 @@ func (w *processWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 	w.p.Log.Warn("Processing attempt failed.", "clip_id", job.Args.ClipID, "attempt", job.Attempt, "max_attempts", job.MaxAttempts, "error", err)
 	return err
 }
+
+// SpaceRetry is how long a transcode that found too little disk space
+// waits before it looks again.
+const SpaceRetry = 5 * time.Minute
 
 type captionsWorker struct {
 	river.WorkerDefaults[CaptionsArgs]

@@ -18,6 +18,7 @@ import (
 	"github.com/filmroom/filmroom/accounts"
 	"github.com/filmroom/filmroom/internal/apperr"
 	"github.com/filmroom/filmroom/internal/sqldb"
+	"github.com/filmroom/filmroom/internal/textcheck"
 	"github.com/filmroom/filmroom/media/storage"
 	"github.com/filmroom/filmroom/media/transcode"
 	"github.com/filmroom/filmroom/media/upload"
@@ -49,6 +50,25 @@ type Pipeline struct {
 	TempDir string
 	Limits  transcode.Limits
 	Options transcode.Options
+	// Space, when set, refuses uploads and transcodes the disk cannot hold.
+	Space *Space
+	// UploadDir is where uploads are written on this node ("" when they go
+	// to S3, which buffers parts in TempDir); LocalStore is true when the
+	// media store is on this node's disk too.
+	UploadDir  string
+	LocalStore bool
+}
+
+// transcodeSpace estimates the scratch space one transcode needs from its
+// source: the copy of the source, the renditions and the progressive MP4
+// (together at most about the source's size for lesson footage at our
+// bitrates), and the same again when the results go to a local store.
+func (p *Pipeline) transcodeSpace(size int64) int64 {
+	need := 2 * size
+	if p.LocalStore {
+		need += size
+	}
+	return need
 }
 
 // ValidateUpload checks a tus upload's declared metadata before any byte is
@@ -57,8 +77,26 @@ func (p *Pipeline) ValidateUpload(ctx context.Context, userID string, meta map[s
 	if size == 0 {
 		return apperr.Invalid("file", "this file is empty (0 bytes); pick the recording again")
 	}
+	// The upload is written once while it arrives and copied once into a
+	// local store as the clip's source; on S3 only parts are buffered here.
+	if p.UploadDir != "" {
+		need := size
+		if p.LocalStore {
+			need += size
+		}
+		if err := p.Space.Require(p.UploadDir, need, "this upload"); err != nil {
+			return err
+		}
+	} else if err := p.Space.Require(p.TempDir, 0, "this upload"); err != nil {
+		return err
+	}
 	if ft := meta["filetype"]; ft != "" && !strings.HasPrefix(ft, "video/") && !strings.HasPrefix(ft, "audio/") && ft != "application/octet-stream" {
 		return apperr.New(apperr.ErrUnsupported, "unsupported_type", fmt.Sprintf("%q is not a video or audio file; upload a lesson recording (MP4, MOV, WebM, M4A…)", meta["filename"]))
+	}
+	if t := meta["title"]; t != "" {
+		if prob := textcheck.Line(t); prob != "" {
+			return apperr.Invalid("title", "the title %s", prob)
+		}
 	}
 	if g := meta["group_id"]; g != "" {
 		m, err := p.Clips.acc.Memberships(ctx, userID)
@@ -137,7 +175,7 @@ func (p *Pipeline) Ingest(ctx context.Context, a accounts.Actor, n NewClip, sha2
 }
 
 func (p *Pipeline) setStatus(ctx context.Context, clipID string, st Status, progress float64) error {
-	_, err := p.Clips.db.Writer().Exec(ctx, `UPDATE clips SET status = ?, progress = ?, updated_at = ? WHERE id = ?`,
+	_, err := p.Clips.db.Writer().Exec(ctx, `UPDATE clips SET status = ?, progress = ?, failure_code = '', failure_reason = '', updated_at = ? WHERE id = ?`,
 		st, progress, sqldb.Millis(p.Clips.now()), clipID)
 	if err != nil {
 		return fmt.Errorf("set clip %s %s: %w", clipID, st, err)
@@ -210,6 +248,16 @@ func (p *Pipeline) process(ctx context.Context, clipID, token string) error {
 	}
 	if c.Status == StatusReady || c.Status == StatusCaptioning || c.Status == StatusFailed {
 		return nil // a retried job that already finished
+	}
+	if err := p.Space.Require(p.TempDir, p.transcodeSpace(c.SizeBytes), "processing this video"); err != nil {
+		// Say why nothing happens yet; the status stays, and the note goes
+		// when processing moves on.
+		var ae *apperr.Error
+		if errors.As(err, &ae) {
+			_, _ = p.Clips.db.Writer().Exec(ctx, `UPDATE clips SET failure_code = ?, failure_reason = ? WHERE id = ?`,
+				"waiting_for_space", "Waiting for disk space on the server: "+ae.Message, clipID)
+		}
+		return fmt.Errorf("process clip %s: %w", clipID, err)
 	}
 	work, err := os.MkdirTemp(p.TempDir, "filmroom-job-")
 	if err != nil {

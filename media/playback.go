@@ -11,38 +11,82 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/filmroom/filmroom/accounts"
 	"github.com/filmroom/filmroom/internal/apperr"
+	"github.com/filmroom/filmroom/internal/id"
 	"github.com/filmroom/filmroom/media/storage"
 )
 
-// PresignTTL is how long a presigned segment URL lives: long enough for a
-// player to fetch a playlist's segments, short enough that a leaked URL
-// soon stops working.
-const PresignTTL = 15 * time.Minute
+// PresignTTL is how long a presigned S3 URL lives. Players never see one
+// in a playlist: a segment URL is a signed link to this server, which
+// checks the viewer's access and then redirects to a URL presigned for
+// this long, enough to follow the redirect and read the object.
+const PresignTTL = time.Minute
 
 // maxPlaylist bounds a playlist read into memory for rewriting.
 const maxPlaylist = 8 << 20
 
+// validMediaPath accepts the paths the pipeline writes: relative,
+// slash-separated, clean, printable UTF-8, no segment starting with a dot
+// (so no "..", no hidden sidecar files). Anything else is "not found",
+// without reaching the store.
+func validMediaPath(rel string) bool {
+	if rel == "" || len(rel) > 512 || !utf8.ValidString(rel) || path.Clean(rel) != rel || strings.HasPrefix(rel, "/") {
+		return false
+	}
+	for _, seg := range strings.Split(rel, "/") {
+		if seg == "" || seg[0] == '.' {
+			return false
+		}
+	}
+	return strings.IndexFunc(rel, func(r rune) bool { return r == '\\' || unicode.IsControl(r) }) < 0
+}
+
 // serveMedia answers GET /clips/:id/media/* with authorization on every
-// request. Local objects are served with Range support; on S3, playlists
-// are rewritten so that segment URLs are presigned, and other objects
-// redirect to a presigned URL. The bucket itself is never public.
+// request: by the session (or token), or by a signed link from a playlist
+// whose person must still be allowed to view the clip, so that removing
+// someone from the audience stops their media at once. Local objects are
+// served with Range support; on S3 they redirect to a briefly presigned
+// URL. The bucket itself is never public.
 func (h *Handler) serveMedia(c echo.Context) error {
-	a, err := accounts.RequireActor(c)
-	if err != nil {
-		return err
-	}
-	clip, err := h.clips.Authorize(c.Request().Context(), a, accounts.ClipView, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	rel := c.Param("*")
-	if rel == "" || strings.Contains(rel, "..") || strings.HasPrefix(rel, "/") || path.Clean(rel) != rel {
+	ctx := c.Request().Context()
+	clipID, rel := c.Param("id"), c.Param("*")
+	if !validMediaPath(rel) {
 		return apperr.NotFound("media file")
+	}
+	var a accounts.Actor
+	if q := c.QueryParams(); h.signer != nil && Signed(q) && !strings.HasSuffix(rel, ".m3u8") {
+		if !id.Valid(clipID) {
+			return apperr.NotFound("clip")
+		}
+		userID, err := h.signer.Verify(clipID, rel, q)
+		if err != nil {
+			return err
+		}
+		u, err := h.clips.acc.User(ctx, userID)
+		if err != nil {
+			return err
+		}
+		a = u.Actor("media-link")
+		// The access log names whom the link was made for.
+		c.SetRequest(c.Request().WithContext(accounts.WithActor(ctx, a)))
+	} else {
+		var err error
+		if a, err = accounts.RequireActor(c); err != nil {
+			return err
+		}
+	}
+	clip, err := h.clips.Authorize(ctx, a, accounts.ClipView, clipID)
+	if err != nil {
+		return err
+	}
+	if strings.HasSuffix(rel, ".m3u8") {
+		return h.servePlaylist(c, a, clip, rel)
 	}
 	return h.serveObject(c, clip.ID, rel, "")
 }
@@ -51,9 +95,6 @@ func (h *Handler) serveObject(c echo.Context, clipID, rel, downloadName string) 
 	ctx := c.Request().Context()
 	key := mediaKey(clipID, rel)
 	res := c.Response()
-	if strings.HasSuffix(rel, ".m3u8") {
-		return h.servePlaylist(c, key, rel)
-	}
 	if downloadName == "" {
 		if u, err := h.store.PresignGet(ctx, key, PresignTTL); err == nil {
 			if _, err := h.store.Stat(ctx, key); err != nil {
@@ -76,13 +117,12 @@ func (h *Handler) serveObject(c echo.Context, clipID, rel, downloadName string) 
 		ct = storage.ContentTypeFor(key)
 	}
 	res.Header().Set("Content-Type", ct)
-	// Media files of a clip change only when it is processed again, which
-	// is rare; an hour of private caching keeps seeking snappy. Captions
-	// change when their owner edits them: revalidate those every time.
-	res.Header().Set("Cache-Control", "private, max-age=3600")
-	if strings.HasPrefix(rel, "captions/") {
-		res.Header().Set("Cache-Control", "private, no-cache")
-	}
+	// The browser may keep media but must ask again before using it, so a
+	// person removed from the audience cannot replay from the cache: the
+	// revalidation runs the access check and costs a 304 when allowed.
+	// (An hour of max-age made seeking back free, but kept a removed
+	// viewer watching for that hour.)
+	res.Header().Set("Cache-Control", "private, no-cache")
 	if downloadName != "" {
 		res.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename=%q`, downloadName))
 	}
@@ -91,7 +131,7 @@ func (h *Handler) serveObject(c echo.Context, clipID, rel, downloadName string) 
 }
 
 func notFoundMedia(err error) error {
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrInvalidKey) {
 		return apperr.NotFound("media file")
 	}
 	return err
@@ -99,11 +139,17 @@ func notFoundMedia(err error) error {
 
 var uriAttr = regexp.MustCompile(`URI="([^"]+)"`)
 
-// servePlaylist serves an HLS playlist, presigning segment URIs when the
-// store can presign.
-func (h *Handler) servePlaylist(c echo.Context, key, rel string) error {
+// servePlaylist serves an HLS playlist with signed segment URIs (see
+// URLSigner): they work for the clip's length plus the link TTL, so a
+// lesson watched through never outlives them (hls.js loads a VOD playlist
+// once), and the web app's player fetches the playlist again when one has
+// expired anyway (a long pause). Without a signer, segment URIs are
+// presigned when the store can, else left for session requests.
+func (h *Handler) servePlaylist(c echo.Context, a accounts.Actor, clip Clip, rel string) error {
 	ctx := c.Request().Context()
-	clipID := c.Param("id")
+	clipID := clip.ID
+	key := mediaKey(clipID, rel)
+	exp := h.clips.now().Add(time.Duration(clip.DurationMS)*time.Millisecond + h.linkTTL)
 	// Subtitle playlists are made from the caption tracks, not stored.
 	body, ok, err := h.captions.subtitlePlaylist(ctx, clipID, rel)
 	if err != nil {
@@ -125,6 +171,9 @@ func (h *Handler) servePlaylist(c echo.Context, key, rel string) error {
 	presign := func(uri string) (string, error) {
 		if strings.Contains(uri, "://") || strings.HasSuffix(uri, ".m3u8") || strings.HasSuffix(uri, ".vtt") && isMaster {
 			return uri, nil // playlists are served (and authorized) by us
+		}
+		if h.signer != nil {
+			return uri + "?" + h.signer.Query(clipID, path.Join(dir, uri), a.UserID, exp), nil
 		}
 		u, err := h.store.PresignGet(ctx, mediaKey(clipID, path.Join(dir, uri)), PresignTTL)
 		if errors.Is(err, storage.ErrPresignUnsupported) {
@@ -165,7 +214,8 @@ func (h *Handler) servePlaylist(c echo.Context, key, rel string) error {
 		return fmt.Errorf("read playlist %s: %w", key, err)
 	}
 	h.decoratePlaylist(c, &out, rel)
-	c.Response().Header().Set("Cache-Control", "private, no-cache")
+	// Signed for one person: never stored anywhere.
+	c.Response().Header().Set("Cache-Control", "private, no-store")
 	return c.Blob(http.StatusOK, "application/vnd.apple.mpegurl", out.Bytes())
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing/fstest"
 
 	"github.com/filmroom/filmroom/accounts"
+	"github.com/filmroom/filmroom/internal/testsvc"
 )
 
 func TestBadInput(t *testing.T) {
@@ -135,7 +136,7 @@ func TestSessionFlowOverHTTP(t *testing.T) {
 
 func TestOperationalEndpoints(t *testing.T) {
 	t.Parallel()
-	e := sqliteEnv(t)
+	e := newEnvWith(t, testsvc.Databases(Migrations()...)[0].Open(t), func(c *Config) { c.MetricsToken = "scrape" })
 	for _, tc := range []struct{ path, want string }{
 		{"/healthz", `"ok"`},
 		{"/readyz", `"ready"`},
@@ -143,7 +144,7 @@ func TestOperationalEndpoints(t *testing.T) {
 		{"/metrics", "filmroom_live_clients 0"},
 	} {
 		e.do(person{}, "GET", "/healthz", "")
-		if res := e.do(person{}, "GET", tc.path, ""); res.status != 200 || !strings.Contains(res.body, tc.want) {
+		if res := e.doWith(person{}, "GET", tc.path, "", map[string]string{"Authorization": "Bearer scrape"}); res.status != 200 || !strings.Contains(res.body, tc.want) {
 			t.Errorf("%s: %d %s", tc.path, res.status, res.body)
 		}
 	}

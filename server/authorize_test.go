@@ -24,7 +24,7 @@ func TestAuthorizeReadsAudienceAndMemberships(t *testing.T) {
 			coach := e.user("coach@example.org", "Cora", false)
 			zed := e.user("zed@example.org", "Zed", false)
 			amy := e.user("amy@example.org", "Amy", false)
-			w := &world{env: e, people: map[string]person{"coach": coach}}
+			w := &world{env: e, people: map[string]person{"coach": coach, "zed": zed, "amy": amy}}
 			group := func(name string, reflectFirst bool) string {
 				g, err := e.srv.Accounts.CreateGroup(ctx, owner.user.Actor("session"), accounts.GroupInput{Name: name, ReflectFirst: reflectFirst})
 				if err != nil {
@@ -35,6 +35,9 @@ func TestAuthorizeReadsAudienceAndMemberships(t *testing.T) {
 			g, h, k := group("Cohort G", true), group("Cohort H", false), group("Cohort K", false)
 			w.join(owner, g, "coach", accounts.RoleCoach)
 			w.join(owner, h, "coach", accounts.RolePeer)
+			// People are named by ID only when the sharer knows them from a group.
+			w.join(owner, k, "zed", accounts.RolePeer)
+			w.join(owner, k, "amy", accounts.RolePeer)
 			clip := e.clip(owner, "Fractions", "")
 			if _, err := e.srv.Clips.SetAudience(ctx, owner.user.Actor("session"), clip.ID,
 				media.AudienceInput{UserIDs: []string{zed.user.ID, amy.user.ID}, GroupIDs: []string{k, g, h}}); err != nil {

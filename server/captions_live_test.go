@@ -25,7 +25,7 @@ func TestCaptionsLiveAndAgain(t *testing.T) {
 		t.Fatalf("captions: %+v", st)
 	}
 	base := "/api/v1/clips/" + clip.ID
-	if res := e.do(owner, "PUT", base+"/audience", `{"user_ids":["`+peer.user.ID+`"],"group_ids":[]}`); res.status != 200 {
+	if res := e.do(owner, "PUT", base+"/audience", `{"emails":["peer@example.org"],"group_ids":[]}`); res.status != 200 {
 		t.Fatalf("share: %d %s", res.status, res.body)
 	}
 	watcher := &browser{t: t, base: e.ts.URL, session: peer.session.Token, csrf: peer.session.CSRFToken}

@@ -149,28 +149,23 @@ func TestCaptionsEndToEnd(t *testing.T) {
 					vttURI = line
 				}
 			}
-			var vtt string
-			if tc.s3 {
-				if !strings.Contains(vttURI, "X-Amz-Signature") {
-					t.Fatalf("the VTT is not presigned: %s", vttURI)
-				}
-				resp, err := http.Get(vttURI)
-				if err != nil || resp.StatusCode != 200 {
-					t.Fatalf("presigned VTT: %v %v", resp, err)
-				}
-				b := make([]byte, 64<<10)
-				n, _ := resp.Body.Read(b)
-				resp.Body.Close()
-				vtt = string(b[:n])
-			} else {
-				if vttURI != "en.vtt" {
-					t.Fatalf("VTT URI %q", vttURI)
-				}
+			// The VTT is a signed link that works without cookies (on S3
+			// through a redirect to a presigned URL).
+			if !strings.HasPrefix(vttURI, "en.vtt?") || !strings.Contains(vttURI, "&s=") {
+				t.Fatalf("VTT URI %q", vttURI)
+			}
+			resp, err := http.Get(e.ts.URL + base + "/media/captions/" + vttURI)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("signed VTT: %v %v", resp, err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			vtt := string(b)
+			if !tc.s3 {
 				res = e.do(owner, "GET", base+"/media/captions/en.vtt", "")
 				if res.status != 200 || !strings.HasPrefix(res.header.Get("Content-Type"), "text/vtt") {
 					t.Fatalf("VTT through the media route: %d %s", res.status, res.header.Get("Content-Type"))
 				}
-				vtt = res.body
 			}
 			if !strings.HasPrefix(vtt, "WEBVTT") || !strings.Contains(vtt, "three") {
 				t.Errorf("VTT: %q", vtt)
@@ -308,7 +303,13 @@ func TestCaptionUploadErrors(t *testing.T) {
 		{"not a caption file", "PUT", "/en", "\x00\x01\x02 binary junk", vtt, 400, "invalid_captions"},
 		{"50 MB caption file", "PUT", "/en", "WEBVTT\n\n" + strings.Repeat("00:00:01.000 --> 00:00:02.000\nspam\n\n", 50<<20/40), vtt, 413, "5 MB"},
 		{"revert without a track", "POST", "/en/revert", "", nil, 404, "not found"},
+		{"an old Windows file, said so", "PUT", "/en?charset=windows-1252", "1\n00:00:01,000 --> 00:00:02,000\nCaf\xe9 cr\xe8me\n", map[string]string{"Content-Type": "application/x-subrip"}, 200, `"current":"edited"`},
 		{"normalize repairs overlaps", "PUT", "/en?normalize=true", "WEBVTT\n\n00:00:01.000 --> 00:00:05.000\none\n\n00:00:04.000 --> 00:00:06.000\ntwo\n", vtt, 200, `"current":"edited"`},
+		{"invalid UTF-8 is refused", "PUT", "/en", "1\n00:00:01,000 --> 00:00:02,000\nCaf\xe9 cr\xe8me\n", map[string]string{"Content-Type": "application/x-subrip"}, 400, `"file":"the caption file is not UTF-8 text (byte 36 is not valid UTF-8)`},
+		{"invalid UTF-8 in WebVTT", "PUT", "/en", "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n\xff\xfe\xfd\n", vtt, 400, `"file":"the caption file is not UTF-8`},
+		{"unknown charset", "PUT", "/en?charset=koi8-r", "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nhi\n", vtt, 400, `"charset"`},
+		{"control character in a cue", "PUT", "/en", "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nred \x1b[31m text\n", vtt, 400, "control characters (found U+001B)"},
+		{"control character in an edited cue", "PUT", "/en/cues", `{"cues":[{"start_ms":0,"end_ms":1000,"text":"bell \u0007"}]}`, nil, 400, "control characters (found U+0007)"},
 		{"revert an upload", "POST", "/en/revert", "", nil, 409, "no_machine_captions"},
 		{"second language", "PUT", "/pt-br", "1\n00:00:01,000 --> 00:00:02,000\nOlá, turma!\n", map[string]string{"Content-Type": "application/x-subrip"}, 200, `"lang":"pt-BR","label":"português (Brasil)"`},
 		{"missing version", "GET", "/en.vtt?version=machine", "", nil, 404, "machine captions in en not found"},

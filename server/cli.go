@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -161,8 +162,30 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	if cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen for metrics on %s: %w", cfg.MetricsListen, err)
+		}
+		go serveMetrics(ctx, mln, srv.MetricsHandler(), log)
+		log.Info("Serving metrics on their own address.", "address", mln.Addr().String())
+	}
 	log.Info("filmroom is serving.", "address", ln.Addr().String(), "base_url", cfg.BaseURL, "database", string(db.Dialect), "version", Version)
 	return srv.Serve(ctx, ln, 20*time.Second)
+}
+
+// serveMetrics serves h on ln (the --metrics-listen address) until ctx
+// ends. A failure there is logged, not fatal: the site keeps serving.
+func serveMetrics(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("The metrics listener stopped.", "error", err)
+	}
 }
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {

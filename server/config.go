@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -63,6 +64,20 @@ type Config struct {
 	// every node. Bind sets the defaults; the zero value (a Config built by
 	// hand, as in tests) limits nothing.
 	Limits Limits
+	// MetricsListen, when set, serves /metrics on its own address (e.g.
+	// 127.0.0.1:9090) instead of the public one.
+	MetricsListen string
+	// MetricsToken, when set, is the bearer token /metrics asks for; on the
+	// public listener /metrics exists only when a token is set.
+	MetricsToken string
+	// Secret signs short-lived media URLs. Empty: a secret generated once
+	// and kept in the database, so every node behind a balancer shares it.
+	Secret string
+	// MediaURLTTL is how long a signed media URL in a playlist works.
+	MediaURLTTL time.Duration
+	// MinFreeSpace is the margin of free disk space kept beyond what an
+	// upload or a transcode needs.
+	MinFreeSpace int64
 
 	raw *rawConfig
 }
@@ -147,14 +162,20 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	b.str(&c.AdminPassword, "admin-password", "", "password for --admin-email")
 	b.str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	b.str(&c.LogFormat, "log-format", "text", "text or json")
+	b.str(&c.MetricsListen, "metrics-listen", "", "serve /metrics on this address only (e.g. 127.0.0.1:9090), not on the public one")
+	b.str(&c.MetricsToken, "metrics-token", "", "bearer token /metrics requires (needed to serve /metrics on the public address)")
+	b.str(&c.Secret, "secret", "", "secret that signs media URLs, the same on every node (empty: generated once and kept in the database)")
+	b.duration(&c.MediaURLTTL, "media-url-ttl", 30*time.Minute, "how long a signed media URL works beyond the length of its clip (access is checked on every request too)")
 	var proxies string
 	b.str(&proxies, "trusted-proxies", "", "comma-separated addresses or CIDR ranges of load balancers whose X-Forwarded-For names the client (empty: none)")
-	c.raw = &rawConfig{maxUpload: &maxUpload, origins: &origins, proxies: &proxies}
+	var minFree string
+	b.str(&minFree, "min-free-space", "1GiB", "free disk space to keep beyond what an upload or a transcode needs")
+	c.raw = &rawConfig{maxUpload: &maxUpload, origins: &origins, proxies: &proxies, minFree: &minFree}
 	c.bindLimits(b)
 }
 
 type rawConfig struct {
-	maxUpload, origins, proxies *string
+	maxUpload, origins, proxies, minFree *string
 	rates                       []rawRate
 }
 
@@ -192,6 +213,9 @@ func (c *Config) Finish() error {
 			return fmt.Errorf("--max-upload: %w", err)
 		}
 		c.MaxUploadSize = n
+		if c.MinFreeSpace, err = ParseSize(*c.raw.minFree); err != nil {
+			return fmt.Errorf("--min-free-space: %w", err)
+		}
 		for _, o := range strings.Split(*c.raw.origins, ",") {
 			if o = strings.TrimSpace(o); o != "" {
 				c.AllowedOrigins = append(c.AllowedOrigins, strings.TrimRight(o, "/"))
@@ -232,6 +256,12 @@ func (c *Config) Finish() error {
 	}
 	if c.MaxUploadSize <= 0 {
 		c.MaxUploadSize = 4 << 30
+	}
+	if c.MediaURLTTL <= 0 {
+		c.MediaURLTTL = 30 * time.Minute
+	}
+	if c.Secret != "" && len(c.Secret) < 32 {
+		return errors.New("--secret must be at least 32 characters (e.g. the output of: openssl rand -hex 32)")
 	}
 	if c.LivePingInterval > 0 && c.LivePongWait > 0 && c.LivePongWait <= c.LivePingInterval {
 		return fmt.Errorf("--live-pong-wait %s must be longer than --live-ping-interval %s", c.LivePongWait, c.LivePingInterval)

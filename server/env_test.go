@@ -30,7 +30,16 @@ func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard,
 
 func newEnv(t *testing.T, db *sqldb.DB) *env {
 	t.Helper()
+	return newEnvWith(t, db, nil)
+}
+
+// newEnvWith is newEnv with a changed configuration.
+func newEnvWith(t *testing.T, db *sqldb.DB, change func(*Config)) *env {
+	t.Helper()
 	cfg := Config{BaseURL: "http://filmroom.test", MaxUploadSize: 1 << 30, DataDir: t.TempDir(), Migrate: true}
+	if change != nil {
+		change(&cfg)
+	}
 	srv, err := New(context.Background(), cfg, Deps{DB: db, Log: discardLog()})
 	if err != nil {
 		t.Fatal(err)

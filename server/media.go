@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,6 +35,9 @@ type mediaParts struct {
 	uploads  *upload.Uploads
 	// captions is the caption job, whose store the HTTP handler shares.
 	captions *media.CaptionJob
+	// origin is where presigned media URLs point (the object store), for
+	// the page's security policy; empty for the local store.
+	origin string
 }
 
 func s3Config(cfg Config) storage.S3Config {
@@ -64,7 +68,8 @@ func newMedia(ctx context.Context, cfg Config, db *sqldb.DB, clips *media.Clips,
 		timeout = 2 * time.Hour
 	}
 	p := &media.Pipeline{Clips: clips, Store: store, Log: log, TempDir: tmp, Limits: transcode.DefaultLimits(),
-		Options: transcode.Options{Threads: cfg.FFmpegThreads, Timeout: timeout}}
+		Options: transcode.Options{Threads: cfg.FFmpegThreads, Timeout: timeout},
+		Space:   &media.Space{Margin: cfg.MinFreeSpace}, LocalStore: cfg.S3Bucket == ""}
 	captioner, err := newCaptioner(cfg, clips, store, p, log)
 	if err != nil {
 		return nil, err
@@ -75,7 +80,7 @@ func newMedia(ctx context.Context, cfg Config, db *sqldb.DB, clips *media.Clips,
 	}
 	p.Queue = jobs
 	clips.OnDelete = p.DeleteObjects
-	m := &mediaParts{store: store, pipeline: p, jobs: jobs, captions: captioner}
+	m := &mediaParts{store: store, pipeline: p, jobs: jobs, captions: captioner, origin: presignOrigin(ctx, store)}
 	if withUploads {
 		ucfg := upload.Config{
 			BasePath: uploadsPath,
@@ -98,6 +103,7 @@ func newMedia(ctx context.Context, cfg Config, db *sqldb.DB, clips *media.Clips,
 			ucfg.S3 = &upload.S3Target{Client: client, Bucket: cfg.S3Bucket, Prefix: cfg.S3Prefix + "uploads/", TempDir: tmp}
 		} else {
 			ucfg.Local = filepath.Join(cfg.DataDir, "uploads")
+			p.UploadDir = ucfg.Local
 		}
 		m.uploads, err = upload.New(ucfg, log.With("component", "uploads"))
 		if err != nil {
@@ -227,4 +233,19 @@ func (m *mediaParts) sweepUploads(ctx context.Context, log *slog.Logger) {
 	} else if n > 0 {
 		log.Info("Swept abandoned uploads.", "count", n)
 	}
+}
+
+// presignOrigin is the scheme and host of the store's presigned URLs (one
+// presigned for a key that need not exist: presigning does not ask the
+// store), or "" when the store serves through this server.
+func presignOrigin(ctx context.Context, store storage.Store) string {
+	u, err := store.PresignGet(ctx, "origin-probe", time.Minute)
+	if err != nil {
+		return ""
+	}
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" {
+		return ""
+	}
+	return p.Scheme + "://" + p.Host
 }

@@ -194,19 +194,29 @@ func TestUploadToPlayback(t *testing.T) {
 					break
 				}
 			}
+			// Segments are signed links to this server that work without
+			// cookies; on S3 they redirect to a briefly presigned URL.
+			if !strings.Contains(segment, "&s=") || strings.Contains(segment, "://") {
+				t.Fatalf("segment URL is not a signed link: %s", segment)
+			}
+			dir := filepath.ToSlash(filepath.Dir(info.Renditions[0].Playlist))
+			segURL := e.ts.URL + "/api/v1/clips/" + clip.ID + "/media/" + dir + "/" + segment
 			if tc.s3 {
-				// Segments are presigned S3 URLs that work without cookies.
-				if !strings.Contains(segment, "X-Amz-Signature") {
-					t.Fatalf("segment URL is not presigned: %s", segment)
+				noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+				resp, err := noFollow.Get(segURL)
+				if err != nil || resp.StatusCode != 302 || !strings.Contains(resp.Header.Get("Location"), "X-Amz-Signature") {
+					t.Fatalf("signed segment on S3: %v %v", resp, err)
 				}
-				resp, err := http.Get(segment)
+				resp.Body.Close()
+				resp, err = http.Get(segURL)
 				if err != nil || resp.StatusCode != 200 {
 					t.Fatalf("presigned segment: %v %v", resp, err)
 				}
 				resp.Body.Close()
 			} else {
-				dir := filepath.ToSlash(filepath.Dir(info.Renditions[0].Playlist))
-				seg := e.doWith(owner, "GET", "/api/v1/clips/"+clip.ID+"/media/"+dir+"/"+segment, "", map[string]string{"Range": "bytes=0-99"})
+				req, _ := http.NewRequest("GET", segURL, nil)
+				req.Header.Set("Range", "bytes=0-99")
+				seg := e.raw(req)
 				if seg.status != 206 || len(seg.body) != 100 {
 					t.Fatalf("segment range request: %d, %d bytes", seg.status, len(seg.body))
 				}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -53,6 +54,7 @@ type Server struct {
 	media    *mediaParts
 	live     *liveParts
 	limiter  ratelimit.Limiter
+	metrics  http.Handler
 	closers  []func(context.Context) error
 	stop     context.CancelFunc
 }
@@ -108,7 +110,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		},
 	}))
 	e.Use(accessLog(d.Log, httpMetrics))
-	e.Use(securityHeaders(mediaOrigin(cfg)))
+	e.Use(securityHeaders(cfg, mp.origin))
 	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{Level: 5, MinLength: 1024, Skipper: notCompressed}))
 
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
@@ -121,13 +123,30 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		}
 		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 	})
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	s.metrics = metricsHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), cfg.MetricsToken)
+	if cfg.MetricsListen == "" && cfg.MetricsToken != "" {
+		e.GET("/metrics", echo.WrapHandler(s.metrics))
+	} else {
+		// Not on the public address: the figures describe the site's load
+		// and users to anyone who asks.
+		e.GET("/metrics", func(c echo.Context) error { return apperr.NotFound("page") })
+	}
 
 	accountsHTTP := accounts.NewHandler(s.Accounts, cfg.BaseURL)
-	api := e.Group("/api/v1", originCheck(cfg.Origins()), accountsHTTP.Authenticate(), writeLimit(s.limiter, cfg.Limits, d.Log))
+	api := e.Group("/api/v1", noStore, originCheck(cfg.Origins()), accountsHTTP.Authenticate(), writeLimit(s.limiter, cfg.Limits, d.Log))
 	accountsHTTP.Routes(api)
 	mediaHTTP := media.NewHandler(s.Clips, mp.store)
 	mediaHTTP.UseCaptionJob(mp.captions)
+	key, err := media.SigningKey(ctx, d.DB, cfg.Secret)
+	if err != nil {
+		_ = s.Close(ctx)
+		return nil, err
+	}
+	ttl := cfg.MediaURLTTL
+	if ttl <= 0 {
+		ttl = 30 * time.Minute
+	}
+	mediaHTTP.UseSigner(media.NewURLSigner(key, d.Now), ttl)
 	mediaHTTP.Routes(api)
 	mp.routes(api)
 	annotations.NewHandler(lp.annotations).Routes(api)
@@ -151,6 +170,14 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 
 // Handler is the whole HTTP handler (for tests and for Serve).
 func (s *Server) Handler() http.Handler { return s.echo }
+
+// MetricsHandler serves the Prometheus metrics (with the token check when
+// one is configured), for the separate metrics listener.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metrics)
+	return mux
+}
 
 // Echo exposes the router so that later wiring can add routes.
 func (s *Server) Echo() *echo.Echo { return s.echo }
@@ -271,29 +298,26 @@ func notCompressed(c echo.Context) bool {
 		annotations.ServesCompressed(c.Request().Method, p)
 }
 
-// mediaOrigin is the S3 endpoint's origin when media is served from an
-// S3-compatible store over plain http (https stores are allowed anyway).
-func mediaOrigin(cfg Config) string {
-	if cfg.S3Bucket == "" || !strings.HasPrefix(cfg.S3Endpoint, "http://") {
-		return ""
-	}
-	u, err := url.Parse(cfg.S3Endpoint)
-	if err != nil {
-		return ""
-	}
-	return u.Scheme + "://" + u.Host
-}
-
-// securityHeaders sets the page's security policy. Presigned media URLs
-// point at the object store, so its origin may serve images, media and
-// segment fetches.
-func securityHeaders(extraOrigin string) echo.MiddlewareFunc {
+// securityHeaders sets the page's security policy. Scripts, styles and
+// fetches go to this site only; its websocket origin is named for browsers
+// whose 'self' does not cover ws/wss; mediaOrigin (the object store's, when
+// media redirects to presigned URLs) may serve images, media and segment
+// fetches. Behind https, browsers are told to use nothing else (HSTS).
+func securityHeaders(cfg Config, mediaOrigin string) echo.MiddlewareFunc {
 	extra := ""
-	if extraOrigin != "" {
-		extra = " " + extraOrigin
+	if mediaOrigin != "" {
+		extra = " " + mediaOrigin
 	}
-	csp := "default-src 'self'; img-src 'self' data: blob: https:" + extra + "; media-src 'self' blob: https:" + extra +
-		"; connect-src 'self' ws: wss: https:" + extra + "; worker-src 'self' blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+	ws := ""
+	if u, err := url.Parse(cfg.BaseURL); err == nil && u.Host != "" {
+		ws = " ws://" + u.Host
+		if u.Scheme == "https" {
+			ws = " wss://" + u.Host
+		}
+	}
+	csp := "default-src 'self'; img-src 'self' data: blob:" + extra + "; media-src 'self' blob:" + extra +
+		"; connect-src 'self'" + ws + extra + "; worker-src 'self' blob:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+	hsts := strings.HasPrefix(cfg.BaseURL, "https://")
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			h := c.Response().Header()
@@ -301,9 +325,43 @@ func securityHeaders(extraOrigin string) echo.MiddlewareFunc {
 			h.Set("Referrer-Policy", "same-origin")
 			h.Set("X-Frame-Options", "DENY")
 			h.Set("Content-Security-Policy", csp)
+			if hsts {
+				h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+			}
 			return next(c)
 		}
 	}
+}
+
+// noStore marks API answers uncacheable unless the handler chose its own
+// caching (media, the annotation views' private revalidated copies): they
+// hold people's data and must not stay in shared or browser caches.
+func noStore(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		res := c.Response()
+		res.Before(func() {
+			if res.Header().Get("Cache-Control") == "" {
+				res.Header().Set("Cache-Control", "no-store")
+			}
+		})
+		return next(c)
+	}
+}
+
+// metricsHandler asks for the bearer token when one is configured.
+func metricsHandler(h http.Handler, token string) http.Handler {
+	if token == "" {
+		return h
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "metrics need the bearer token from --metrics-token", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // originCheck refuses state-changing requests and websocket upgrades sent

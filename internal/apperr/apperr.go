@@ -25,6 +25,8 @@ var (
 	// ErrUnavailable is a dependency that is away for now (503 with
 	// Retry-After): the request may succeed when tried again.
 	ErrUnavailable = errors.New("temporarily unavailable")
+	// ErrInsufficientStorage is 507: the server has no room for the work.
+	ErrInsufficientStorage = errors.New("insufficient storage")
 )
 
 // Error is an error with a stable machine code and a message a person can

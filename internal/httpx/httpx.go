@@ -156,6 +156,8 @@ func kindStatus(kind error) int {
 		return http.StatusUnsupportedMediaType
 	case errors.Is(kind, apperr.ErrUnavailable):
 		return http.StatusServiceUnavailable
+	case errors.Is(kind, apperr.ErrInsufficientStorage):
+		return http.StatusInsufficientStorage
 	}
 	return http.StatusBadRequest
 }

@@ -19,7 +19,7 @@ func ParseSRT(r io.Reader, opts ParseOptions) (*Track, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse SRT: %w", err)
 	}
-	text, err := decodeText(data)
+	text, err := decodeText(data, opts.StrictUTF8)
 	if err != nil {
 		return nil, fmt.Errorf("parse SRT: %w", err)
 	}

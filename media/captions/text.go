@@ -115,8 +115,9 @@ func decodeEntity(s string) (string, int) {
 // Caption files come from many tools: a UTF-8 or UTF-16 byte order mark is
 // honoured, and text that is not valid UTF-8 is read as Windows-1252 (what
 // most Windows subtitle editors write), so accents survive instead of
-// turning into replacement characters.
-func decodeText(data []byte) (string, error) {
+// turning into replacement characters; with strict such text is refused
+// (ErrNotUTF8, naming the first bad byte).
+func decodeText(data []byte, strict bool) (string, error) {
 	switch {
 	case bytes.HasPrefix(data, []byte{0xEF, 0xBB, 0xBF}):
 		data = data[3:]
@@ -127,6 +128,17 @@ func decodeText(data []byte) (string, error) {
 	}
 	if utf8.Valid(data) {
 		return normalizeNewlines(string(data)), nil
+	}
+	if strict {
+		at := 0
+		for at < len(data) {
+			r, n := utf8.DecodeRune(data[at:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			at += n
+		}
+		return "", fmt.Errorf("%w (byte %d is not valid UTF-8)", ErrNotUTF8, at+1)
 	}
 	dec, err := charmap.Windows1252.NewDecoder().Bytes(data)
 	if err != nil {

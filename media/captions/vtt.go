@@ -29,7 +29,14 @@ const maxProblems = 50
 type ParseOptions struct {
 	// MaxBytes rejects larger inputs; zero means DefaultMaxCaptionBytes.
 	MaxBytes int64
+	// StrictUTF8 refuses a file without a UTF-16 byte order mark that is
+	// not valid UTF-8 (ErrNotUTF8) instead of reading it as Windows-1252,
+	// for uploads, where guessing would store mojibake silently.
+	StrictUTF8 bool
 }
+
+// ErrNotUTF8 reports a caption file that is not UTF-8 text (StrictUTF8).
+var ErrNotUTF8 = errors.New("the caption file is not UTF-8 text")
 
 func (o ParseOptions) maxBytes() int64 {
 	if o.MaxBytes <= 0 {
@@ -111,7 +118,7 @@ func ParseVTT(r io.Reader, opts ParseOptions) (*Track, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse WebVTT: %w", err)
 	}
-	text, err := decodeText(data)
+	text, err := decodeText(data, opts.StrictUTF8)
 	if err != nil {
 		return nil, fmt.Errorf("parse WebVTT: %w", err)
 	}
@@ -312,7 +319,7 @@ func ParseCaptions(r io.Reader, opts ParseOptions) (*Track, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse captions: %w", err)
 	}
-	text, err := decodeText(data)
+	text, err := decodeText(data, opts.StrictUTF8)
 	if err != nil {
 		return nil, fmt.Errorf("parse captions: %w", err)
 	}

@@ -44,7 +44,8 @@ type Config struct {
 	// Validate runs at creation with the client's tus metadata (title,
 	// filename, filetype...) and the declared size. Its error message is
 	// shown to the person uploading; wrap apperr.ErrTooLarge for 413,
-	// apperr.ErrUnsupported for 415, apperr.ErrForbidden for 403; anything
+	// apperr.ErrUnsupported for 415, apperr.ErrForbidden for 403,
+	// apperr.ErrInsufficientStorage for 507; anything
 	// else is 400.
 	Validate func(ctx context.Context, userID string, meta map[string]string, size int64) error
 	// Completed runs once a finished upload has been hashed. It must be
@@ -437,6 +438,8 @@ func rejection(err error) error {
 		status, code = http.StatusRequestEntityTooLarge, "too_large"
 	case errors.Is(err, apperr.ErrUnsupported):
 		status, code = http.StatusUnsupportedMediaType, "unsupported_media_type"
+	case errors.Is(err, apperr.ErrInsufficientStorage):
+		status, code = http.StatusInsufficientStorage, "insufficient_storage"
 	case errors.Is(err, apperr.ErrForbidden):
 		status, code = http.StatusForbidden, "forbidden"
 	case errors.Is(err, apperr.ErrUnauthorized):

@@ -159,7 +159,12 @@ export interface Clip {
   reflect_first: boolean;
   feedback_after_reflection: boolean;
   group_id?: string;
-  audience: { users: Array<{ id: string; name: string }>; groups: Array<{ id: string; name: string }> };
+  /**
+   * audience: emails (for those who may edit the clip only) are the
+   * addresses it was shared with, as typed; the server never says which
+   * of them have an account.
+   */
+  audience: { users: Array<{ id: string; name: string }>; groups: Array<{ id: string; name: string }>; emails?: string[] };
   /** media is null or {} before processing finishes. */
   media: ClipMedia | null;
   /** my_access is filled by the single-clip calls (clip, updateClip, setAudience), not by lists. */
@@ -176,7 +181,10 @@ export interface ClipPatch {
   reflect_first?: boolean;
 }
 
-/** AudienceInput replaces who a clip is shared with (both empty: private). */
+/** MAX_AUDIENCE_PEOPLE is how many people (IDs plus emails) one audience may name. */
+export const MAX_AUDIENCE_PEOPLE = 50;
+
+/** AudienceInput replaces who a clip is shared with (all empty: private). */
 export interface AudienceInput {
   user_ids?: string[];
   emails?: string[];

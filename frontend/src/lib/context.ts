@@ -27,3 +27,8 @@ export function useApp(): AppContext {
   if (!ctx) throw new Error('useApp called outside <App>');
   return ctx;
 }
+
+/** appContext is ctx as the context map of svelte's mount (for tests that mount one component). */
+export function appContext(ctx: AppContext): Map<unknown, unknown> {
+  return new Map<unknown, unknown>([[KEY, ctx]]);
+}

@@ -321,7 +321,9 @@ const en = {
   'share.noGroups': 'You are not in any group yet.',
   'share.people': 'People',
   'share.addByEmail': 'Add someone by email',
-  'share.addByEmailHint': 'They need a filmroom account. Press Enter or Add for each address.',
+  'share.addByEmailHint':
+    'Whoever has a filmroom account at this address can watch; for privacy, filmroom never shows who has one. Someone without an account needs an invitation to one of your groups. Press Enter or Add for each address.',
+  'share.tooMany': 'Name at most {max} people here; share with a group to reach more.',
   'share.add': 'Add',
   'share.removePerson': 'Remove {name}',
   'share.private': 'Nobody else can watch this clip.',

@@ -96,8 +96,10 @@ function fakeHls(opts: { supported?: boolean } = {}) {
     attachMedia(m: unknown) {
       this.media = m;
     }
-    startLoad() {
+    startPositions: Array<number | undefined> = [];
+    startLoad(at?: number) {
       this.startLoads++;
+      this.startPositions.push(at);
     }
     recoverMediaError() {
       this.recoveries++;
@@ -220,6 +222,23 @@ describe('PlayerController', () => {
     expect([hls.startLoads, hls.recoveries]).toEqual([2, 1]);
     expect(c.state.error).toBe('');
     hls.emit('error', { fatal: true, type: 'networkError' });
+    expect(c.state.error).toBe('network');
+  });
+
+  it('fetches fresh media links when a signed link has expired, and goes on where it was', async () => {
+    const { c, video, el, created } = setup();
+    await c.attach(el, '/api/v1/clips/c1/media/master.m3u8');
+    const hls = created[0];
+    hls.source = '';
+    video.currentTime = 1234.5;
+    hls.emit('error', { fatal: true, type: 'networkError', response: { code: 403 } });
+    expect(hls.source).toBe('/api/v1/clips/c1/media/master.m3u8');
+    expect(hls.startPositions).toEqual([1234.5]);
+    expect(c.state.error).toBe('');
+    // Access removed: the playlist is refused too, and after a few tries the person is told.
+    hls.emit('error', { fatal: true, type: 'networkError', response: { code: 403 } });
+    hls.emit('error', { fatal: true, type: 'networkError', response: { code: 404 } });
+    hls.emit('error', { fatal: true, type: 'networkError', response: { code: 403 } });
     expect(c.state.error).toBe('network');
   });
 

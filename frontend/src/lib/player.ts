@@ -169,7 +169,7 @@ interface HlsLike {
   autoLevelEnabled: boolean;
   loadSource(url: string): void;
   attachMedia(media: HTMLMediaElement): void;
-  startLoad(): void;
+  startLoad(startPosition?: number): void;
   recoverMediaError(): void;
   destroy(): void;
   on(event: string, fn: (event: string, data: never) => void): void;
@@ -368,8 +368,19 @@ export class PlayerController {
     hls.on(E.LEVEL_SWITCHED, (_e, data: { level: number }) => {
       this.#set({ playingHeight: hls.levels[data.level]?.height ?? 0 });
     });
-    hls.on(E.ERROR, (_e, data: { fatal: boolean; type: string }) => {
+    hls.on(E.ERROR, (_e, data: { fatal: boolean; type: string; response?: { code?: number } }) => {
       if (!data.fatal) return;
+      // Segment links are signed and expire (after the lesson's length plus
+      // a margin, sooner when a paused player sits for hours): fetch the
+      // playlist again for fresh links and go on where the viewer was. If
+      // access was removed, the playlist itself is refused and this ends.
+      if (this.#recoveries < 3 && data.type === Hls.ErrorTypes.NETWORK_ERROR && data.response?.code === 403) {
+        this.#recoveries++;
+        const at = video.currentTime;
+        hls.loadSource(src);
+        hls.startLoad(at);
+        return;
+      }
       // Recover a few times (a flaky network, a decoder hiccup), then tell the person.
       if (this.#recoveries < 3 && data.type === Hls.ErrorTypes.NETWORK_ERROR) {
         this.#recoveries++;

@@ -1,0 +1,2 @@
+DROP TABLE media_secrets;
+DROP TABLE clip_audience_emails;

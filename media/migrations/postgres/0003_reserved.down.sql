@@ -1,2 +1,0 @@
--- Placeholder for another branch's media 0003; see the .up.sql.
-SELECT 1;
