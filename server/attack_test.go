@@ -5,7 +5,7 @@ package server
 // body). Its parts are TestAuthorizationMatrix (every route for every actor,
 // matrix_test.go) and the TestAttack* tests in the attack_*_test.go files;
 // the stored-XSS part is the Chromium test frontend/e2e/xss.test.mjs.
-// TestAttackSuiteSize counts the cases (docs/security.d/attack.md).
+// TestAttackSuiteSize counts the cases (docs/security.md, "The attack suite").
 
 import (
 	"context"

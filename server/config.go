@@ -186,7 +186,7 @@ type rawRate struct {
 	into *ratelimit.Rate
 }
 
-// bindLimits registers the rate-limit flags (docs/security.d/ratelimit.md
+// bindLimits registers the rate-limit flags (docs/security.md
 // explains the defaults).
 func (c *Config) bindLimits(b binder) {
 	d := DefaultLimits()
