@@ -7,8 +7,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/filmroom/filmroom/accounts"
+	"github.com/filmroom/filmroom/internal/sqldb"
 )
 
 // world is the cast of the authorization matrix: a group G run by a
@@ -16,7 +18,7 @@ import (
 // another group H with its own member; an outsider; a site admin; a peer
 // who was in G and was removed from it ("removed"); and a script holding
 // an API token of the owner that the owner revoked ("revoked", a stolen
-// token).
+// token), and one that expired ("expired").
 type world struct {
 	*env
 	people map[string]person
@@ -25,7 +27,7 @@ type world struct {
 	seq    atomic.Int64
 }
 
-var personas = []string{"owner", "coach", "peer", "other", "outsider", "anonymous", "admin", "removed", "revoked"}
+var personas = []string{"owner", "coach", "peer", "other", "outsider", "anonymous", "admin", "removed", "revoked", "expired"}
 
 // victimSecrets are texts of the world that only its members may read: no
 // refusal may carry any of them.
@@ -83,6 +85,16 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.people["revoked"] = person{user: w.people["owner"].user, bearer: tok.Token}
+	// A full-scope token that has expired (the facilitator's: the owner's
+	// would be revoked by the owner's own "sign out everywhere" row).
+	old, err := e.srv.Accounts.IssueToken(ctx, fac.user.ID, accounts.TokenInput{Name: "old script", Scope: accounts.ScopeFull, ExpiresInDays: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.Writer().Exec(ctx, `UPDATE api_tokens SET expires_at = ? WHERE id = ?`, sqldb.Millis(time.Now().Add(-time.Hour)), old.ID); err != nil {
+		t.Fatal(err)
+	}
+	w.people["expired"] = person{user: fac.user, bearer: old.Token}
 	return w
 }
 
@@ -293,7 +305,7 @@ func (r route) expected(who string) int {
 	switch who {
 	case "removed":
 		return r.want["outsider"]
-	case "revoked":
+	case "revoked", "expired":
 		return 401
 	}
 	panic("no status for " + who)
@@ -304,6 +316,8 @@ func refusalCode(pattern, who string, status int) string {
 	switch {
 	case who == "revoked" && status == 401:
 		return "invalid_token"
+	case who == "expired" && status == 401:
+		return "token_expired"
 	case pattern == "/api/v1/auth/login" && status == 401:
 		return "invalid_credentials"
 	case status == 401:
@@ -356,7 +370,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 			// tus answers in its own protocol's plain-text errors, except
 			// for refusals of the authentication middleware in front of it.
-			tus := strings.HasPrefix(r.pattern, "/api/v1/uploads") && who != "revoked"
+			tus := strings.HasPrefix(r.pattern, "/api/v1/uploads") && who != "revoked" && who != "expired"
 			if res.status >= 400 && r.method != "HEAD" && !tus && !strings.Contains(res.body, `"error":{"code":`) {
 				t.Errorf("%s %s as %s: error body is not the JSON error shape: %s", r.method, r.pattern, who, res.body)
 			}
