@@ -10,7 +10,7 @@ STATICCHECK_VERSION := v0.8.2
 GOTEST    := $(GO) test -race -p 2 -timeout 20m
 
 .PHONY: fuzz all run test build frontend setup setup-test lint vet fmt-check e2e test-go test-frontend clean \
-        bench bench-media bench-captions bench-annotations bench-live bench-upload bench-web
+        bench bench-media bench-captions bench-annotations bench-live bench-upload bench-web soak
 
 all: build
 
@@ -88,6 +88,15 @@ bench-annotations:
 
 bench-live:
 	$(GO) run ./scripts/benchlive -scenario all -duration 10s
+
+# soak: a real server under mixed load for SOAK_DURATION with one restart
+# halfway, then checks that nothing acknowledged was lost (not in `make test`;
+# see docs/security.d/soak.md). SOAK_ARGS adds driver flags, e.g.
+# SOAK_ARGS='-db postgres://postgres@127.0.0.1:5432/postgres -server-arg=--workers=2'.
+SOAK_DURATION ?= 10m
+SOAK_ARGS ?=
+soak: build
+	$(GO) run ./scripts/soak -bin $(BIN) -duration $(SOAK_DURATION) $(SOAK_ARGS)
 
 bench-web: build
 	cd frontend && FILMROOM_BIN=$(CURDIR)/$(BIN) npm run bench

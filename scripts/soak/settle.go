@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// settle measures the server at rest. The server offers no way to force a
+// garbage collection from outside, so the driver makes the collector run:
+// with the load stopped and every socket closed it waits for rooms and
+// connections to wind down, then sends cheap reads (which allocate) until it
+// has seen three collections, sampling /metrics every 50 ms. Heap in use is
+// the lowest sample taken right after a collection (the live heap, without
+// the garbage that accumulates between collections); goroutines are counted
+// once the reads have stopped.
+func settle(metricsURL string, s *soak) (Sample, error) {
+	time.Sleep(15 * time.Second) // rooms close, host hand-over timers (10 s) fire, idle conns go
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	scrape := func() (Sample, error) {
+		resp, err := hc.Get(metricsURL)
+		if err != nil {
+			return Sample{}, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return Sample{}, fmt.Errorf("%s: status %d", metricsURL, resp.StatusCode)
+		}
+		return ParseMetrics(resp.Body)
+	}
+	first, err := scrape()
+	if err != nil {
+		return Sample{}, err
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	poke := s.everyone[0]
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, _ = poke.do(context.Background(), "GET", "/api/v1/clips?scope=all", nil, nil)
+			}
+		}()
+	}
+	var heaps []float64
+	prev := first
+	deadline := time.Now().Add(s.opts.settleMax)
+	for len(heaps) < 3 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		cur, err := scrape()
+		if err != nil {
+			continue
+		}
+		// Skip the first collection: it may have begun while load was running.
+		if cur.GCCount > prev.GCCount && cur.GCCount > first.GCCount+1 {
+			heaps = append(heaps, cur.HeapInuse)
+		}
+		prev = cur
+	}
+	close(stop)
+	wg.Wait()
+	poke.http.CloseIdleConnections()
+	if len(heaps) == 0 {
+		return Sample{}, fmt.Errorf("saw no garbage collection within %v", s.opts.settleMax)
+	}
+	time.Sleep(2 * time.Second)
+	out, err := scrape()
+	if err != nil {
+		return Sample{}, err
+	}
+	out.HeapInuse = heaps[0]
+	for _, h := range heaps[1:] {
+		out.HeapInuse = min(out.HeapInuse, h)
+	}
+	return out, nil
+}
