@@ -170,7 +170,7 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) (int,
 // tusUpload sends a file with tus 1.0 in chunks of chunk bytes and resumes
 // (HEAD for the offset, then PATCH on) after any failure until deadline: a
 // restarted server continues the same upload. It returns the upload id.
-func (c *client) tusUpload(ctx context.Context, path string, meta map[string]string, chunk int64, pause time.Duration, deadline time.Time, onRetry func(error)) (string, error) {
+func (c *client) tusUpload(ctx context.Context, path string, meta map[string]string, chunk int64, pause time.Duration, deadline time.Time, record func(op string, err error)) (string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return "", err
@@ -191,14 +191,15 @@ func (c *client) tusUpload(ctx context.Context, path string, meta map[string]str
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusCreated {
 				loc = resp.Header.Get("Location")
+				record("upload.create", nil)
 				break
 			}
 			err = &apiError{resp.StatusCode, "tus create"}
 		}
+		record("upload.create", err)
 		if !transient(err) || time.Now().After(deadline) {
 			return "", fmt.Errorf("tus create: %w", err)
 		}
-		onRetry(err)
 		time.Sleep(time.Second)
 	}
 	if !strings.HasPrefix(loc, "http") {
@@ -219,6 +220,7 @@ func (c *client) tusUpload(ctx context.Context, path string, meta map[string]str
 			if resp.StatusCode == http.StatusNoContent {
 				off, err = strconv.ParseInt(resp.Header.Get("Upload-Offset"), 10, 64)
 				if err == nil {
+					record("upload.patch", nil)
 					time.Sleep(pause)
 					continue
 				}
@@ -226,14 +228,15 @@ func (c *client) tusUpload(ctx context.Context, path string, meta map[string]str
 				err = &apiError{resp.StatusCode, "tus patch"}
 			}
 		}
+		record("upload.patch", err)
 		if !transient(err) && !isConflict(err) || time.Now().After(deadline) {
 			return uploadID, fmt.Errorf("tus patch at %d: %w", off, err)
 		}
-		onRetry(err)
 		// Resume: ask the server where the upload stands.
 		for {
 			time.Sleep(time.Second)
 			o, herr := c.tusOffset(ctx, loc)
+			record("upload.resume", herr)
 			if herr == nil {
 				off = o
 				break

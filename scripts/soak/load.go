@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -169,6 +170,7 @@ type soak struct {
 	dupes    atomic.Int64
 	reconn   atomic.Int64
 	resumed  atomic.Int64
+	inFlight atomic.Int64 // tus uploads between create and last PATCH
 	seq      atomic.Int64
 	opts     options
 }
@@ -215,8 +217,16 @@ func (s *soak) uploadOne(ctx context.Context, c *client, n int64) {
 	rec := &uploadRec{User: c.name, SHA256: sum}
 	s.led.addUpload(rec)
 	meta := map[string]string{"filename": fmt.Sprintf("soak-%d.mp4", n), "filetype": "video/mp4", "title": fmt.Sprintf("Soak clip %d", n), "group_id": s.groupID}
+	s.inFlight.Add(1)
 	uid, err := c.tusUpload(context.Background(), path, meta, s.opts.chunk, s.opts.chunkPause, time.Now().Add(s.opts.retryFor),
-		func(e error) { s.st.record("upload.chunk", e); s.resumed.Add(1) })
+		func(op string, e error) {
+			s.st.record(op, e)
+			if op == "upload.resume" && e == nil {
+				s.resumed.Add(1)
+			}
+		})
+	s.inFlight.Add(-1)
+	_ = os.Remove(path)
 	rec.UploadID = uid
 	s.st.record("upload", err)
 	if err != nil {

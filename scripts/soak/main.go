@@ -69,9 +69,9 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", 30*time.Second, "load after the restart before the base heap and goroutines are measured")
 	flag.DurationVar(&o.retryFor, "retry-for", 2*time.Minute, "how long a client retries one write through failures")
 	flag.DurationVar(&o.readyWait, "ready-wait", 3*time.Minute, "how long an uploader waits for its clip to become ready")
-	flag.DurationVar(&o.chunkPause, "chunk-pause", 100*time.Millisecond, "pause between tus PATCHes (keeps uploads in flight)")
+	flag.DurationVar(&o.chunkPause, "chunk-pause", 200*time.Millisecond, "pause between tus PATCHes (keeps uploads in flight)")
 	flag.DurationVar(&o.settleMax, "settle-max", 3*time.Minute, "longest wait for garbage collections when settling")
-	flag.Int64Var(&o.chunk, "chunk", 32<<10, "bytes per tus PATCH")
+	flag.Int64Var(&o.chunk, "chunk", 16<<10, "bytes per tus PATCH")
 	flag.IntVar(&o.uploaders, "uploaders", 4, "concurrent uploaders")
 	flag.IntVar(&o.annotators, "annotators", 4, "concurrent REST annotation writers")
 	flag.IntVar(&o.members, "members", 8, "concurrent live-room members (joining, writing, leaving)")
@@ -163,6 +163,11 @@ func run(o options) (ok bool, err error) {
 	done1 := make(chan struct{})
 	go func() { s.load(ctx1); close(done1) }()
 	time.Sleep(half)
+	// Restart while uploads are in flight, so they must resume.
+	for wait := time.Now().Add(30 * time.Second); s.inFlight.Load() == 0 && time.Now().Before(wait); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	inflight := s.inFlight.Load()
 	s.st.restarting(true)
 	killedAt := time.Now()
 	if err := srv.stop(o.restart == "kill"); err != nil {
@@ -174,7 +179,7 @@ func run(o options) (ok bool, err error) {
 	}
 	s.st.restarting(false)
 	downFor := time.Since(killedAt)
-	logf("server restarted (%s) in %v; warming up", o.restart, downFor.Round(time.Millisecond))
+	logf("server restarted (%s, %d uploads were in flight) in %v; warming up", o.restart, inflight, downFor.Round(time.Millisecond))
 	time.Sleep(o.warmup)
 	cancel1()
 	logf("pausing load to measure the post-warm-up level")
@@ -221,8 +226,8 @@ func run(o options) (ok bool, err error) {
 	fmt.Printf("\n== soak report: %v of load, %s restart (down %v), %s ==\n", o.duration, o.restart, downFor.Round(time.Millisecond),
 		map[bool]string{true: "PostgreSQL", false: "SQLite"}[dbURL != ""])
 	fmt.Print(rep.String())
-	fmt.Printf("tus PATCH retries (resumes): %d; room reconnects with since: %d; events delivered twice or out of order: %d\n",
-		s.resumed.Load(), s.reconn.Load(), s.dupes.Load())
+	fmt.Printf("uploads in flight at the restart: %d; tus resumes (HEAD then PATCH on): %d; room reconnects with since: %d; events delivered twice or out of order: %d\n",
+		inflight, s.resumed.Load(), s.reconn.Load(), s.dupes.Load())
 	verdict := func(good bool) string { return map[bool]string{true: "PASS", false: "FAIL"}[good] }
 	fmt.Printf("%s annotations: %d acknowledged writes on %d annotations; lost %d, duplicated %d, wrong body %d; unacknowledged but stored %d; uncertain edits %d\n",
 		verdict(rec.OK()), rec.Acked, rec.Annotations, len(rec.Lost), len(rec.Duplicated), len(rec.Mismatched), rec.Unacked, rec.Uncertain)
