@@ -55,13 +55,13 @@ func Reconcile(acks []Ack, rows []Row, uncertain map[string]bool) Reconciliation
 	var r Reconciliation
 	r.Acked = len(acks)
 	last := map[string]Ack{} // id -> last acknowledged write
-	keyOf := map[string]string{}
+	ackedKeys := map[string]bool{}
 	for _, a := range acks {
 		if p, ok := last[a.ID]; !ok || a.Order > p.Order {
 			last[a.ID] = a
 		}
 		if a.Op == "create" {
-			keyOf[a.ID] = a.Key
+			ackedKeys[a.Key] = true
 		}
 	}
 	r.Annotations = len(last)
@@ -73,7 +73,6 @@ func Reconcile(acks []Ack, rows []Row, uncertain map[string]bool) Reconciliation
 			byKey[row.Key] = append(byKey[row.Key], row)
 		}
 	}
-	ackedKeys := map[string]bool{}
 	for id, a := range last {
 		found := byID[id]
 		switch {
@@ -91,9 +90,6 @@ func Reconcile(acks []Ack, rows []Row, uncertain map[string]bool) Reconciliation
 			r.Uncertain++
 		} else if found[0].Body != a.Body {
 			r.Mismatched = append(r.Mismatched, fmt.Sprintf("%s: want %q, have %q", id, a.Body, found[0].Body))
-		}
-		if k := keyOf[id]; k != "" {
-			ackedKeys[k] = true
 		}
 	}
 	for k, rs := range byKey {
@@ -170,18 +166,25 @@ type Resources struct {
 	Base, Final    Sample
 	GoroutineSlack float64 // goroutines allowed above the base
 	HeapTolerance  float64 // fraction of the base heap allowed above it
+	HeapMetric     string  // "alloc" or "inuse": which figure is judged
 	GoroutinesOK   bool
 	HeapOK         bool
 }
 
 // JudgeResources applies the soak's rule: no goroutine growth (beyond a
-// small slack for connections the runtime still winds down) and heap in use
-// within tolerance (0.10: 10 %) of the post-warm-up level.
-func JudgeResources(base, final Sample, goroutineSlack, heapTolerance float64) Resources {
+// small slack for connections the runtime still winds down) and the heap
+// within tolerance (0.10: 10 %) of the post-warm-up level. metric "alloc"
+// judges the live heap after a collection (what a leak grows); "inuse"
+// judges bytes in in-use spans, which also moves with fragmentation.
+func JudgeResources(base, final Sample, goroutineSlack, heapTolerance float64, metric string) Resources {
+	b, f := base.HeapAlloc, final.HeapAlloc
+	if metric == "inuse" {
+		b, f = base.HeapInuse, final.HeapInuse
+	}
 	return Resources{
-		Base: base, Final: final, GoroutineSlack: goroutineSlack, HeapTolerance: heapTolerance,
+		Base: base, Final: final, GoroutineSlack: goroutineSlack, HeapTolerance: heapTolerance, HeapMetric: metric,
 		GoroutinesOK: final.Goroutines <= base.Goroutines+goroutineSlack,
-		HeapOK:       final.HeapInuse <= base.HeapInuse*(1+heapTolerance),
+		HeapOK:       b > 0 && f <= b*(1+heapTolerance),
 	}
 }
 

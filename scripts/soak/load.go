@@ -139,13 +139,16 @@ func (l *ledger) addUpload(u *uploadRec) {
 // clipPool is the set of ready clips everyone may annotate and join.
 type clipPool struct {
 	mu  sync.Mutex
+	max int // 0: no limit
 	ids []string
 }
 
 func (p *clipPool) add(id string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.ids = append(p.ids, id)
+	if p.max == 0 || len(p.ids) < p.max {
+		p.ids = append(p.ids, id)
+	}
 }
 
 func (p *clipPool) pick() string {
@@ -164,7 +167,12 @@ type soak struct {
 	tmp      string
 	teachers []*client
 	everyone []*client
+	// pool holds the clips under review (annotations, rooms, annotation
+	// pages): a fixed set once full, so the server's working set reaches a
+	// steady state and the heap can be compared; media holds every ready
+	// clip, for playlist reads.
 	pool     clipPool
+	media    clipPool
 	st       *stats
 	led      *ledger
 	dupes    atomic.Int64
@@ -236,6 +244,7 @@ func (s *soak) uploadOne(ctx context.Context, c *client, n int64) {
 	s.awaitClip(c, rec, time.Now().Add(s.opts.readyWait))
 	if rec.Status == "ready" {
 		s.pool.add(rec.ClipID)
+		s.media.add(rec.ClipID)
 	}
 }
 
@@ -418,7 +427,7 @@ func (s *soak) reader(ctx context.Context, c *client) {
 			_, err = c.do(context.Background(), "GET", "/api/v1/clips/"+clip+"/annotations?limit=50&cursor="+page.NextCursor, nil, nil)
 			s.st.record("annotations.page", err)
 		}
-		_, err = c.do(context.Background(), "GET", "/api/v1/clips/"+clip+"/media/master.m3u8", nil, nil)
+		_, err = c.do(context.Background(), "GET", "/api/v1/clips/"+s.media.pick()+"/media/master.m3u8", nil, nil)
 		s.st.record("playlist", err)
 		_, err = c.do(context.Background(), "GET", "/api/v1/clips/"+clip+"/summary", nil, nil)
 		s.st.record("clip.summary", err)

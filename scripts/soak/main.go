@@ -47,6 +47,8 @@ type options struct {
 	chunkPause, settleMax                      time.Duration
 	chunk                                      int64
 	uploaders, annotators, members, readers    int
+	reviewClips                                int
+	heapMetric                                 string
 	heapTolerance, goroutineSlack, maxErrRate  float64
 	keep                                       bool
 }
@@ -76,12 +78,18 @@ func main() {
 	flag.IntVar(&o.annotators, "annotators", 4, "concurrent REST annotation writers")
 	flag.IntVar(&o.members, "members", 8, "concurrent live-room members (joining, writing, leaving)")
 	flag.IntVar(&o.readers, "readers", 2, "concurrent readers")
+	flag.IntVar(&o.reviewClips, "review-clips", 8, "clips under review (annotated, joined, paged); later uploads are only transcoded, checked and played")
+	flag.StringVar(&o.heapMetric, "heap-metric", "alloc", "heap figure judged: alloc (live bytes after a collection) or inuse (bytes in in-use spans)")
 	flag.Float64Var(&o.heapTolerance, "heap-tolerance", 0.10, "heap in use allowed above the post-warm-up level (fraction)")
 	flag.Float64Var(&o.goroutineSlack, "goroutine-slack", 5, "goroutines allowed above the post-warm-up count")
 	flag.Float64Var(&o.maxErrRate, "max-error-rate", 0.01, "largest error rate of one operation outside the restart window")
 	flag.BoolVar(&o.keep, "keep", false, "keep the data folder even when every check passes")
 	flag.Parse()
 	o.serverArgs = sargs
+	if o.heapMetric != "alloc" && o.heapMetric != "inuse" {
+		fmt.Fprintln(os.Stderr, "soak: -heap-metric must be alloc or inuse")
+		os.Exit(2)
+	}
 	if o.restart != "kill" && o.restart != "term" {
 		fmt.Fprintln(os.Stderr, "soak: -restart must be kill or term")
 		os.Exit(2)
@@ -152,6 +160,7 @@ func run(o options) (ok bool, err error) {
 	logf("server data %s, database %s, listening on %s", srv.dataDir, map[bool]string{true: "PostgreSQL", false: "SQLite"}[dbURL != ""], srv.addr)
 
 	s := &soak{run: fmt.Sprintf("soak%d", time.Now().Unix()), tmp: tmp, st: newStats(), led: newLedger(), opts: o}
+	s.pool.max = o.reviewClips
 	if err := setup(ctx, srv, s); err != nil {
 		return false, err
 	}
@@ -189,7 +198,7 @@ func run(o options) (ok bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("post-warm-up settle: %w", err)
 	}
-	logf("post-warm-up: %d goroutines, heap in use %.1f MiB (alloc %.1f MiB)", int(base.Goroutines), base.HeapInuse/(1<<20), base.HeapAlloc/(1<<20))
+	logf("post-warm-up: %d goroutines, heap alloc %.2f MiB, in use %.2f MiB", int(base.Goroutines), base.HeapAlloc/(1<<20), base.HeapInuse/(1<<20))
 
 	logf("load phase 2: %v", phase2)
 	ctx2, cancel2 := context.WithTimeout(ctx, phase2)
@@ -207,7 +216,7 @@ func run(o options) (ok bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("final settle: %w", err)
 	}
-	logf("final: %d goroutines, heap in use %.1f MiB (alloc %.1f MiB)", int(final.Goroutines), final.HeapInuse/(1<<20), final.HeapAlloc/(1<<20))
+	logf("final: %d goroutines, heap alloc %.2f MiB, in use %.2f MiB", int(final.Goroutines), final.HeapAlloc/(1<<20), final.HeapInuse/(1<<20))
 	if err := srv.stop(false); err != nil {
 		logf("stop: %v", err)
 	}
@@ -219,7 +228,7 @@ func run(o options) (ok bool, err error) {
 		return false, err
 	}
 	sha := checkUploads(srv, s.led.uploads)
-	res := JudgeResources(base, final, o.goroutineSlack, o.heapTolerance)
+	res := JudgeResources(base, final, o.goroutineSlack, o.heapTolerance, o.heapMetric)
 	worstOp, worst := s.st.report(&rep)
 	errOK := worst <= o.maxErrRate
 
@@ -246,9 +255,9 @@ func run(o options) (ok bool, err error) {
 		fmt.Printf("     %d × %s\n", n, r)
 	}
 	fmt.Printf("%s goroutines: %d after warm-up, %d at the end (slack %d)\n", verdict(res.GoroutinesOK), int(base.Goroutines), int(final.Goroutines), int(o.goroutineSlack))
-	fmt.Printf("%s heap in use: %.1f MiB after warm-up, %.1f MiB at the end (%+.1f %%, tolerance %.0f %%); heap alloc %.1f → %.1f MiB\n",
-		verdict(res.HeapOK), base.HeapInuse/(1<<20), final.HeapInuse/(1<<20), 100*(final.HeapInuse/base.HeapInuse-1), 100*o.heapTolerance,
-		base.HeapAlloc/(1<<20), final.HeapAlloc/(1<<20))
+	fmt.Printf("%s heap (%s, judged): alloc %.2f → %.2f MiB (%+.1f %%), in use %.2f → %.2f MiB (%+.1f %%); tolerance %.0f %%\n",
+		verdict(res.HeapOK), o.heapMetric, base.HeapAlloc/(1<<20), final.HeapAlloc/(1<<20), 100*(final.HeapAlloc/base.HeapAlloc-1),
+		base.HeapInuse/(1<<20), final.HeapInuse/(1<<20), 100*(final.HeapInuse/base.HeapInuse-1), 100*o.heapTolerance)
 	fmt.Printf("%s error rate outside the restart window: worst %.3f %% (%s), limit %.3f %%\n", verdict(errOK), 100*worst, worstOp, 100*o.maxErrRate)
 	dupOK := s.dupes.Load() == 0
 	fmt.Printf("%s live events: none delivered twice or out of order\n", verdict(dupOK))

@@ -13,9 +13,9 @@ import (
 // with the load stopped and every socket closed it waits for rooms and
 // connections to wind down, then sends cheap reads (which allocate) until it
 // has seen three collections, sampling /metrics every 50 ms. Heap in use is
-// the lowest sample taken right after a collection (the live heap, without
-// the garbage that accumulates between collections); goroutines are counted
-// once the reads have stopped.
+// the lowest of the samples taken right after a collection (so without the
+// garbage that accumulates between collections), heap alloc likewise;
+// goroutines are counted once the reads have stopped.
 func settle(metricsURL string, s *soak) (Sample, error) {
 	time.Sleep(15 * time.Second) // rooms close, host hand-over timers (10 s) fire, idle conns go
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
@@ -51,7 +51,7 @@ func settle(metricsURL string, s *soak) (Sample, error) {
 			}
 		}()
 	}
-	var heaps []float64
+	var heaps []Sample
 	prev := first
 	deadline := time.Now().Add(s.opts.settleMax)
 	for len(heaps) < 3 && time.Now().Before(deadline) {
@@ -62,7 +62,7 @@ func settle(metricsURL string, s *soak) (Sample, error) {
 		}
 		// Skip the first collection: it may have begun while load was running.
 		if cur.GCCount > prev.GCCount && cur.GCCount > first.GCCount+1 {
-			heaps = append(heaps, cur.HeapInuse)
+			heaps = append(heaps, cur)
 		}
 		prev = cur
 	}
@@ -77,9 +77,9 @@ func settle(metricsURL string, s *soak) (Sample, error) {
 	if err != nil {
 		return Sample{}, err
 	}
-	out.HeapInuse = heaps[0]
+	out.HeapInuse, out.HeapAlloc = heaps[0].HeapInuse, heaps[0].HeapAlloc
 	for _, h := range heaps[1:] {
-		out.HeapInuse = min(out.HeapInuse, h)
+		out.HeapInuse, out.HeapAlloc = min(out.HeapInuse, h.HeapInuse), min(out.HeapAlloc, h.HeapAlloc)
 	}
 	return out, nil
 }
