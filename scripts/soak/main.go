@@ -68,7 +68,7 @@ func main() {
 	flag.StringVar(&o.dataDir, "data-dir", "", "data folder for the server (default: a new temp folder, removed on success)")
 	flag.Var(&sargs, "server-arg", "extra argument for `filmroom serve` (repeatable), e.g. -server-arg=--workers=2")
 	flag.DurationVar(&o.duration, "duration", 10*time.Minute, "how long the load runs (the restart is at half)")
-	flag.DurationVar(&o.warmup, "warmup", 30*time.Second, "load after the restart before the base heap and goroutines are measured")
+	flag.DurationVar(&o.warmup, "warmup", time.Minute, "load after the restart before the base heap and goroutines are measured")
 	flag.DurationVar(&o.retryFor, "retry-for", 2*time.Minute, "how long a client retries one write through failures")
 	flag.DurationVar(&o.readyWait, "ready-wait", 3*time.Minute, "how long an uploader waits for its clip to become ready")
 	flag.DurationVar(&o.chunkPause, "chunk-pause", 200*time.Millisecond, "pause between tus PATCHes (keeps uploads in flight)")
