@@ -18,7 +18,10 @@ import (
 // goroutines are counted once the reads have stopped.
 func settle(metricsURL string, s *soak) (Sample, error) {
 	time.Sleep(15 * time.Second) // rooms close, host hand-over timers (10 s) fire, idle conns go
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	// No compression anywhere in the settle: a gzip writer is several
+	// hundred KiB, and whether the server's pool happens to hold one when
+	// the collector runs would be noise of several percent of the heap.
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, DisableCompression: true}}
 	scrape := func() (Sample, error) {
 		resp, err := hc.Get(metricsURL)
 		if err != nil {
@@ -36,7 +39,8 @@ func settle(metricsURL string, s *soak) (Sample, error) {
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	poke := s.everyone[0]
+	owner := s.everyone[0]
+	poke := &client{base: owner.base, token: owner.token, name: owner.name, http: hc}
 	for range 2 {
 		wg.Add(1)
 		go func() {
@@ -68,7 +72,6 @@ func settle(metricsURL string, s *soak) (Sample, error) {
 	}
 	close(stop)
 	wg.Wait()
-	poke.http.CloseIdleConnections()
 	if len(heaps) == 0 {
 		return Sample{}, fmt.Errorf("saw no garbage collection within %v", s.opts.settleMax)
 	}
