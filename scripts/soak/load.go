@@ -241,7 +241,7 @@ func (s *soak) uploadOne(ctx context.Context, c *client, n int64) {
 		rec.Err = err.Error()
 		return
 	}
-	s.awaitClip(c, rec, time.Now().Add(s.opts.readyWait))
+	s.awaitClip(ctx, c, rec, time.Now().Add(s.opts.readyWait))
 	if rec.Status == "ready" {
 		s.pool.add(rec.ClipID)
 		s.media.add(rec.ClipID)
@@ -260,8 +260,9 @@ type clipJSON struct {
 }
 
 // awaitClip polls the owner's clip list until the upload's clip is ready
-// or failed (or the deadline passes) and records what it found.
-func (s *soak) awaitClip(c *client, rec *uploadRec, deadline time.Time) {
+// or failed (or the deadline passes, or ctx ends: the final check looks
+// again) and records what it found.
+func (s *soak) awaitClip(ctx context.Context, c *client, rec *uploadRec, deadline time.Time) {
 	for {
 		var out struct {
 			Clips []clipJSON `json:"clips"`
@@ -281,10 +282,9 @@ func (s *soak) awaitClip(c *client, rec *uploadRec, deadline time.Time) {
 				return
 			}
 		}
-		if time.Now().After(deadline) {
+		if time.Now().After(deadline) || !sleepCtx(ctx, time.Second) {
 			return
 		}
-		time.Sleep(time.Second)
 	}
 }
 

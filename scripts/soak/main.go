@@ -193,6 +193,7 @@ func run(o options) (ok bool, err error) {
 	cancel1()
 	logf("pausing load to measure the post-warm-up level")
 	<-done1
+	s.drainClips(ctx, s.opts.readyWait/3)
 	s.closeIdle()
 	base, err := settle(metricsURL, s)
 	if err != nil {
@@ -205,12 +206,7 @@ func run(o options) (ok bool, err error) {
 	s.load(ctx2)
 	cancel2()
 	logf("load stopped; every started upload has finished or given up")
-	// Clips that were not ready when their uploader gave up get one more look.
-	for _, u := range s.led.uploads {
-		if u.Err == "" && u.Status != "ready" && u.Status != "failed" {
-			s.awaitClip(s.clientOf(u.User), u, time.Now().Add(30*time.Second))
-		}
-	}
+	s.drainClips(ctx, s.opts.readyWait)
 	s.closeIdle()
 	final, err := settle(metricsURL, s)
 	if err != nil {
@@ -327,6 +323,18 @@ func setup(ctx context.Context, srv *serverProc, s *soak) error {
 		return errors.New("no seed clip became ready; see the server log")
 	}
 	return nil
+}
+
+// drainClips waits (at most for wait in all) until every uploaded clip is
+// ready or failed, so no transcode runs while the server is measured; a clip
+// stuck in processing only costs the wait, and the checks report it.
+func (s *soak) drainClips(ctx context.Context, wait time.Duration) {
+	last := time.Now().Add(wait)
+	for _, u := range s.led.uploads {
+		if u.Err == "" && u.Status != "ready" && u.Status != "failed" {
+			s.awaitClip(ctx, s.clientOf(u.User), u, last)
+		}
+	}
 }
 
 func (s *soak) clientOf(email string) *client {
