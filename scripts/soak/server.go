@@ -132,12 +132,16 @@ func (s *serverProc) stop(kill bool) error {
 	case <-time.After(90 * time.Second):
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-exited
+		s.mu.Lock()
+		s.cmd = nil
+		s.mu.Unlock()
 		return fmt.Errorf("filmroom serve did not stop within 90 s of SIGTERM; killed it")
 	}
-	if kill {
-		// Orphaned ffmpeg children of the group, if any survived the group kill.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	s.mu.Lock()
+	if s.cmd == cmd {
+		s.cmd = nil // never signal a process id that may have been reused
 	}
+	s.mu.Unlock()
 	return nil
 }
 
