@@ -33,8 +33,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/filmroom/filmroom/internal/sqldb"
@@ -130,18 +132,30 @@ func run(o options) (ok bool, err error) {
 		return false, err
 	}
 	var dbURL string
+	dropDB := func() {}
 	if o.dbAdmin != "" {
 		u, drop, err := createPostgres(ctx, o.dbAdmin)
 		if err != nil {
 			return false, err
 		}
 		defer drop()
-		dbURL = u
+		dbURL, dropDB = u, drop
 	}
 	srv, err := newServerProc(bin, filepath.Join(dataDir, "server"), dbURL, o.serverArgs)
 	if err != nil {
 		return false, err
 	}
+	// The server runs in its own process group (so kill -9 reaches its
+	// ffmpeg children), which a Ctrl-C does not reach: stop it ourselves.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		_ = srv.stop(true)
+		dropDB()
+		fmt.Fprintf(os.Stderr, "soak: interrupted; data folder kept: %s\n", dataDir)
+		os.Exit(130)
+	}()
 	if err := os.MkdirAll(srv.dataDir, 0o755); err != nil {
 		return false, err
 	}
