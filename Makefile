@@ -14,7 +14,7 @@ GOVULNCHECK_VERSION := v1.9.0
 GOTEST    := $(GO) test -race -p 2 -timeout 20m
 
 .PHONY: fuzz all run test build frontend setup setup-test lint vet fmt-check e2e test-go test-frontend clean vulncheck npm-audit \
-        bench bench-media bench-captions bench-annotations bench-live bench-upload bench-web
+        bench bench-media bench-captions bench-annotations bench-live bench-upload bench-web soak
 
 all: build
 
@@ -103,6 +103,17 @@ bench-annotations:
 
 bench-live:
 	$(GO) run ./scripts/benchlive -scenario all -duration 10s
+
+# soak: a real server under mixed load for SOAK_DURATION with one restart
+# halfway, then checks that nothing acknowledged was lost (not in `make test`;
+# see docs/security.md). SOAK_ARGS adds driver flags, e.g.
+# SOAK_ARGS='-db postgres://postgres@127.0.0.1:5432/postgres -server-arg=--workers=2'.
+SOAK_DURATION ?= 10m
+SOAK_ARGS ?=
+# The write limits are off: the soak measures the system under load, not the
+# limits (about 30 annotations a second from seven users).
+soak: build
+	$(GO) run ./scripts/soak -bin $(BIN) -duration $(SOAK_DURATION) -server-arg=--write-rate-user=off -server-arg=--write-rate-address=off $(SOAK_ARGS)
 
 # The web benchmark seeds 2,000 annotations through the API as fast as it
 # can: the write limits are off there, they would measure themselves.

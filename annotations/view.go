@@ -152,6 +152,13 @@ type viewCache struct {
 	size  int64
 	ll    *list.List // front = most recently used
 	items map[string]*list.Element
+	// clips tracks, per clip, the newest seq cached and that seq's entries.
+	// An entry of an older seq can never be looked up again (every read
+	// asks for the clip's current seq), so putting a newer seq drops them
+	// at once instead of leaving them to age out: under steady writes
+	// they would otherwise fill the whole bound with dead views (the soak,
+	// scripts/soak, saw the heap grow by the cache's bound this way).
+	clips map[string]*clipViews
 	group singleflight.Group
 	// hits and misses count view loads (a miss computes or waits for a
 	// concurrent computation), not the clip state's; for operators and the
@@ -183,10 +190,44 @@ type cacheEntry struct {
 	key   string
 	value any
 	cost  int64
+	clip  string // "" for keys without a clip and seq
+}
+
+// clipViews are the cached entries of one clip, all of seq.
+type clipViews struct {
+	seq int64
+	els map[*list.Element]struct{}
+}
+
+// clipSeq reads the clip and seq of a view key ("kind\x00clip\x00seq\x00…").
+func clipSeq(key string) (string, int64, bool) {
+	parts := strings.SplitN(key, "\x00", 4)
+	if len(parts) < 3 {
+		return "", 0, false
+	}
+	seq, err := strconv.ParseInt(parts[2], 10, 64)
+	if err != nil {
+		return "", 0, false
+	}
+	return parts[1], seq, true
 }
 
 func newViewCache(max int64) *viewCache {
-	return &viewCache{max: max, ll: list.New(), items: map[string]*list.Element{}}
+	return &viewCache{max: max, ll: list.New(), items: map[string]*list.Element{}, clips: map[string]*clipViews{}}
+}
+
+// remove drops one entry; the caller holds c.mu.
+func (c *viewCache) remove(el *list.Element) {
+	e := el.Value.(*cacheEntry)
+	c.ll.Remove(el)
+	delete(c.items, e.key)
+	c.size -= e.cost
+	if cv := c.clips[e.clip]; e.clip != "" && cv != nil {
+		delete(cv.els, el)
+		if len(cv.els) == 0 {
+			delete(c.clips, e.clip)
+		}
+	}
 }
 
 func (c *viewCache) enabled() bool { return c != nil && c.max > 0 }
@@ -208,21 +249,41 @@ func (c *viewCache) put(key string, value any, cost int64) {
 	if cost > c.max/4 {
 		return // one entry may not push out most of the others
 	}
+	clip, seq, hasSeq := clipSeq(key)
+	if hasSeq {
+		if cv := c.clips[clip]; cv != nil {
+			switch {
+			case seq < cv.seq:
+				return // computed for a seq already superseded: nobody will ask for it
+			case seq > cv.seq:
+				for el := range cv.els {
+					c.remove(el)
+				}
+			}
+		}
+	}
 	if el, ok := c.items[key]; ok {
 		e := el.Value.(*cacheEntry)
 		c.size += cost - e.cost
 		e.value, e.cost = value, cost
 		c.ll.MoveToFront(el)
 	} else {
-		c.items[key] = c.ll.PushFront(&cacheEntry{key: key, value: value, cost: cost})
+		e := &cacheEntry{key: key, value: value, cost: cost}
+		el := c.ll.PushFront(e)
+		c.items[key] = el
 		c.size += cost
+		if hasSeq {
+			e.clip = clip
+			cv := c.clips[clip]
+			if cv == nil || cv.seq < seq {
+				cv = &clipViews{seq: seq, els: map[*list.Element]struct{}{}}
+				c.clips[clip] = cv
+			}
+			cv.els[el] = struct{}{}
+		}
 	}
 	for c.size > c.max {
-		el := c.ll.Back()
-		e := el.Value.(*cacheEntry)
-		c.ll.Remove(el)
-		delete(c.items, e.key)
-		c.size -= e.cost
+		c.remove(c.ll.Back())
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -33,6 +34,60 @@ func TestViewCacheStaysWithinItsBound(t *testing.T) {
 	c.put("huge", 5, 600)
 	if _, ok := c.get("huge"); ok {
 		t.Fatal("an entry over a quarter of the bound was cached")
+	}
+}
+
+// A clip's views of an older seq can never be read again; under steady
+// writes they filled the whole bound (the soak's heap check found it).
+func TestViewCacheDropsSupersededSeqs(t *testing.T) {
+	t.Parallel()
+	key := func(kind, clip string, seq int, rest string) string {
+		return kind + "\x00" + clip + "\x00" + strconv.Itoa(seq) + "\x00" + rest
+	}
+	tests := []struct {
+		name    string
+		puts    []string
+		present []string
+		absent  []string
+	}{
+		{"a newer seq drops the clip's older views",
+			[]string{key("list", "c1", 1, "q1"), key("summary", "c1", 1, "s"), key("list", "c1", 2, "q1")},
+			[]string{key("list", "c1", 2, "q1")},
+			[]string{key("list", "c1", 1, "q1"), key("summary", "c1", 1, "s")}},
+		{"other clips keep theirs",
+			[]string{key("list", "c1", 1, "q"), key("list", "c2", 1, "q"), key("list", "c1", 5, "q")},
+			[]string{key("list", "c2", 1, "q"), key("list", "c1", 5, "q")},
+			[]string{key("list", "c1", 1, "q")}},
+		{"views of one seq live side by side",
+			[]string{key("list", "c1", 3, "a"), key("list", "c1", 3, "b"), key("summary", "c1", 3, "s")},
+			[]string{key("list", "c1", 3, "a"), key("list", "c1", 3, "b"), key("summary", "c1", 3, "s")},
+			nil},
+		{"a late computation of an older seq is not cached",
+			[]string{key("list", "c1", 4, "q"), key("list", "c1", 3, "q")},
+			[]string{key("list", "c1", 4, "q")},
+			[]string{key("list", "c1", 3, "q")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := newViewCache(1 << 20)
+			for _, k := range tt.puts {
+				c.put(k, k, 100)
+			}
+			for _, k := range tt.present {
+				if _, ok := c.get(k); !ok {
+					t.Errorf("%q missing", k)
+				}
+			}
+			for _, k := range tt.absent {
+				if _, ok := c.get(k); ok {
+					t.Errorf("%q still cached", k)
+				}
+			}
+			if want := int64(100 * len(tt.present)); c.size != want || len(c.items) != len(tt.present) {
+				t.Errorf("size %d with %d entries, want %d with %d", c.size, len(c.items), want, len(tt.present))
+			}
+		})
 	}
 }
 
