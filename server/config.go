@@ -176,7 +176,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 
 type rawConfig struct {
 	maxUpload, origins, proxies, minFree *string
-	rates                       []rawRate
+	rates                                []rawRate
 }
 
 // rawRate is a rate flag waiting for Finish to parse it.

@@ -24,7 +24,7 @@
 // heap in use is within 10 % of the level measured after warm-up (after the
 // restart, since a restart resets the process); and no operation failed
 // more often than -max-error-rate outside the restart window. See
-// docs/security.d/soak.md.
+// docs/security.md ("The soak").
 package main
 
 import (
