@@ -165,12 +165,19 @@ func (s *Service) Sessions(ctx context.Context, userID, currentID string) ([]Ses
 // RevokeSession ends one of the user's sessions by its id (signing that
 // browser out). Another user's session is "not found".
 func (s *Service) RevokeSession(ctx context.Context, userID, sessionID string) error {
-	res, err := s.db.Writer().Exec(ctx, `DELETE FROM sessions WHERE id = ? AND user_id = ?`, sessionID, userID)
+	return s.revokeOne(ctx, `DELETE FROM sessions WHERE id = ? AND user_id = ?`, "session", userID, sessionID)
+}
+
+// revokeOne deletes one credential of the user (a session or a token, by
+// del, which takes its id and the user's) and announces the change to
+// long-lived connections; another user's credential is "not found".
+func (s *Service) revokeOne(ctx context.Context, del, what, userID, credID string) error {
+	res, err := s.db.Writer().Exec(ctx, del, credID, userID)
 	if err != nil {
-		return fmt.Errorf("revoke session %s: %w", sessionID, err)
+		return fmt.Errorf("revoke %s %s: %w", what, credID, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return apperr.NotFound("session")
+		return apperr.NotFound(what)
 	}
 	s.AccessChanged(ctx, AccessChange{UserID: userID})
 	return nil

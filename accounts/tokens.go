@@ -131,15 +131,7 @@ func (s *Service) Tokens(ctx context.Context, userID string) ([]APIToken, error)
 
 // DeleteToken revokes one of the user's tokens.
 func (s *Service) DeleteToken(ctx context.Context, userID, tokenID string) error {
-	res, err := s.db.Writer().Exec(ctx, `DELETE FROM api_tokens WHERE id = ? AND user_id = ?`, tokenID, userID)
-	if err != nil {
-		return fmt.Errorf("delete token %s: %w", tokenID, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return apperr.NotFound("token")
-	}
-	s.AccessChanged(ctx, AccessChange{UserID: userID})
-	return nil
+	return s.revokeOne(ctx, `DELETE FROM api_tokens WHERE id = ? AND user_id = ?`, "token", userID, tokenID)
 }
 
 // ErrInvalidToken is the answer for a bearer token that is not (or no
