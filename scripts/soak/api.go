@@ -97,7 +97,7 @@ func signIn(ctx context.Context, base, email, password string) (*client, error) 
 			csrf = ck.Value
 		}
 	}
-	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/me/tokens", strings.NewReader(`{"name":"soak"}`))
+	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/me/tokens", strings.NewReader(`{"name":"soak","scope":"full","expires_in_days":7}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-CSRF-Token", csrf)
 	resp, err = hc.Do(req)
