@@ -141,7 +141,7 @@ test('stored XSS payloads in every user-written field run nowhere', async (t) =>
     await visit(S, `/invite/${inv.token}`, null, ['group', 'teacher']);
     await B.page.goto(server.baseURL + '/signin');
     await json(B.context, 'POST', `/api/v1/invitations/${inv.token}/accept`, coach);
-    await json(A.context, 'POST', '/api/v1/me/tokens', { name: short('token') });
+    await json(A.context, 'POST', '/api/v1/me/tokens', { name: short('token'), scope: 'read', expires_in_days: 30 });
 
     await tusUpload(A.context, clipFile, { filename: 'lesson.mp4', filetype: 'video/mp4', title: x('title') });
     while (!clipId) {
