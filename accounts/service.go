@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/filmroom/filmroom/internal/apperr"
+	"github.com/filmroom/filmroom/internal/audit"
 	"github.com/filmroom/filmroom/internal/id"
 	"github.com/filmroom/filmroom/internal/ratelimit"
 	"github.com/filmroom/filmroom/internal/sqldb"
@@ -37,6 +38,8 @@ type Service struct {
 	// OnAccessChange, when set (by the server's wiring), hears of every
 	// change that may take access away; see AccessChanged.
 	OnAccessChange func(ctx context.Context, c AccessChange)
+	// Audit records sign-ins and failed sign-ins (audit.Nop until wired).
+	Audit audit.Recorder
 }
 
 // New returns the accounts service. now may be nil (time.Now).
@@ -52,6 +55,7 @@ func New(db *sqldb.DB, log *slog.Logger, now func() time.Time) *Service {
 		HashWait:   DefaultHashWait,
 		dummyHash:  HashPassword("filmroom-timing-equalizer"),
 		SessionTTL: 30 * 24 * time.Hour,
+		Audit:      audit.Nop{},
 	}
 }
 

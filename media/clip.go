@@ -16,6 +16,7 @@ import (
 
 	"github.com/filmroom/filmroom/accounts"
 	"github.com/filmroom/filmroom/internal/apperr"
+	"github.com/filmroom/filmroom/internal/audit"
 	"github.com/filmroom/filmroom/internal/id"
 	"github.com/filmroom/filmroom/internal/sqldb"
 	"github.com/filmroom/filmroom/internal/textcheck"
@@ -130,6 +131,9 @@ type Clips struct {
 	// (objects, uploads); a clip row is removed only after it succeeds, so a
 	// failed delete can be retried and leaves no orphans.
 	OnDelete func(ctx context.Context, clipID string) error
+	// Audit records views, downloads, shares and deletions (audit.Nop
+	// until the server wires the privacy log).
+	Audit audit.Recorder
 }
 
 // NewClips returns the clip service.
@@ -137,7 +141,7 @@ func NewClips(db *sqldb.DB, acc *accounts.Service, log *slog.Logger, now func() 
 	if now == nil {
 		now = time.Now
 	}
-	return &Clips{db: db, acc: acc, log: log, now: now}
+	return &Clips{db: db, acc: acc, log: log, now: now, Audit: audit.Nop{}}
 }
 
 const clipCols = `c.id, c.title, c.description, c.status, c.failure_code, c.failure_reason, c.progress, c.owner_id, u.name,

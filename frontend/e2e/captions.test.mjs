@@ -20,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import jsonld from 'jsonld';
-import { axeViolations, expectPage, launchBrowser, newPage, screenshot, startServer } from './harness.mjs';
+import { axeViolations, expectPage, launchBrowser, newPage, screenshot, startServer, steps } from './harness.mjs';
 import { apiFor } from './api.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -104,12 +104,13 @@ async function shownCues(page, re, without = null) {
 }
 
 test('captions, transcript, transcript search and standard exports', async (t) => {
+  const step = steps(t);
   const A = await newPage(browser);
   const { page, context } = A;
   let clipId;
   let wordAt;
 
-  await t.test('the teacher uploads a spoken lesson and the server captions it', async () => {
+  await step('the teacher uploads a spoken lesson and the server captions it', async () => {
     await page.goto(server.baseURL + '/');
     await expectPage(page, 'Welcome to filmroom');
     await json(context, 'POST', '/api/v1/setup', teacher);
@@ -141,7 +142,7 @@ test('captions, transcript, transcript search and standard exports', async (t) =
     assert.ok(Math.abs(wordAt - SPOKEN_MS) < 1000, `"three" recognized at ${wordAt} ms, said at ${SPOKEN_MS} ms`);
   });
 
-  await t.test('the review page shows the captions by default and the transcript seeks', async () => {
+  await step('the review page shows the captions by default and the transcript seeks', async () => {
     await page.goto(`${server.baseURL}/clips/${clipId}`);
     await expectPage(page, title);
     await waitVideo(page);
@@ -188,7 +189,7 @@ test('captions, transcript, transcript search and standard exports', async (t) =
     await screenshot(page, 'captions-01-transcript');
   });
 
-  await t.test('the library finds the spoken word and opens the lesson where it is said', async () => {
+  await step('the library finds the spoken word and opens the lesson where it is said', async () => {
     await page.goto(server.baseURL + '/');
     await expectPage(page, 'Library');
     await page.getByLabel('Search by title or spoken words').fill('three');
@@ -207,7 +208,7 @@ test('captions, transcript, transcript search and standard exports', async (t) =
 
   // A colleague watches the lesson while the owner works on its captions.
   const B = await newPage(browser);
-  await t.test('a colleague the lesson is shared with opens it', async () => {
+  await step('a colleague the lesson is shared with opens it', async () => {
     const { group } = await json(context, 'POST', '/api/v1/groups', { name: 'Counting cohort', description: '' });
     const { invitation } = await json(context, 'POST', `/api/v1/groups/${group.id}/invitations`, { role: 'peer' });
     await B.page.goto(server.baseURL + '/signin'); // the context gets its cookies from the server
@@ -221,7 +222,7 @@ test('captions, transcript, transcript search and standard exports', async (t) =
     assert.equal(await B.page.getByRole('button', { name: 'Make automatic captions again' }).count(), 0);
   });
 
-  await t.test('the owner corrects a cue and the player shows the correction', async () => {
+  await step('the owner corrects a cue and the player shows the correction', async () => {
     await page.getByRole('button', { name: 'Edit captions' }).click();
     const editor = page.getByRole('region', { name: 'Edit captions' });
     await editor.getByText('Everyone sees the automatic captions now.').waitFor();
@@ -285,7 +286,7 @@ test('captions, transcript, transcript search and standard exports', async (t) =
     await B.page.close();
   });
 
-  await t.test('the annotation exports read as WebVTT in Chromium and as W3C Web Annotations', async () => {
+  await step('the annotation exports read as WebVTT in Chromium and as W3C Web Annotations', async () => {
     const made = [
       { start_ms: 500, body: 'Long silence before the count.' },
       { start_ms: 1000, end_ms: 2000, body: 'Students wait.', kind: 'question' },
@@ -360,7 +361,7 @@ test('captions, transcript, transcript search and standard exports', async (t) =
     assert.ok(purposes.has(`${OA}commenting`) && purposes.has(`${OA}classifying`), [...purposes].join(' '));
   });
 
-  await t.test('a 40-minute transcript renders as lines, with few focusable elements', async () => {
+  await step('a 40-minute transcript renders as lines, with few focusable elements', async () => {
     // 6,000 words of a long lesson, served in place of this clip's transcript.
     const words = [];
     let at = 0;

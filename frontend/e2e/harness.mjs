@@ -66,6 +66,11 @@ export async function startServer({ name = 'e2e' } = {}) {
     '--base-url', baseURL,
   ];
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
+  // A runner that exits early (a timeout, a crash) must not leave the server
+  // holding CI's output open.
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  child.once('exit', () => process.off('exit', reap));
   const lines = [];
   const keep = (chunk) => {
     for (const line of String(chunk).split('\n')) {
@@ -216,4 +221,26 @@ export async function expectCount(locator, n, timeoutMs = 10_000) {
     seen = await locator.count();
   }
   if (seen !== n) throw new Error(`expected ${n} of ${locator}, saw ${seen}`);
+}
+
+/**
+ * steps runs the subtests of a story in order and skips the rest once one
+ * fails: a later step waits for what an earlier one made (waits have no
+ * timeout), so running it after a failure would wait forever.
+ */
+export function steps(t) {
+  let failed = null;
+  return (name, fn) =>
+    t.test(name, async (st) => {
+      if (failed) {
+        st.skip(`skipped: the step "${failed}" failed`);
+        return;
+      }
+      try {
+        await fn(st);
+      } catch (err) {
+        failed = name;
+        throw err;
+      }
+    });
 }

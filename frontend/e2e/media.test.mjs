@@ -11,7 +11,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { axeViolations, expectCount, expectPage, launchBrowser, newPage, resultsDir, screenshot, startServer } from './harness.mjs';
+import { axeViolations, expectCount, expectPage, launchBrowser, newPage, resultsDir, screenshot, startServer, steps } from './harness.mjs';
 
 const teacher = { name: 'Tess Teacher', email: 'tess@school.test', password: 'a long practice passphrase' };
 const title = 'Forces lesson, period 2';
@@ -57,11 +57,12 @@ async function accessible(page, where) {
 const expectedNoise = /ERR_INTERNET_DISCONNECTED|net::ERR_FAILED|Failed to load resource/;
 
 test('upload with a network drop, processing, and review playback', async (t) => {
+  const step = steps(t);
   const { context, page, problems } = await newPage(browser);
   const size = (await stat(clipPath)).size;
   assert.ok(size > 3 * CHUNK, `test clip is ${size} bytes: too small to cut into several chunks`);
 
-  await t.test('the teacher sets up the server and lands in an empty library', async () => {
+  await step('the teacher sets up the server and lands in an empty library', async () => {
     await page.goto(server.baseURL + '/');
     await expectPage(page, 'Welcome to filmroom');
     await page.getByLabel('Your name').fill(teacher.name);
@@ -79,7 +80,7 @@ test('upload with a network drop, processing, and review playback', async (t) =>
     assert.equal(res.status(), 201, await res.text());
   });
 
-  await t.test('the upload page is accessible and takes a title before uploading', async () => {
+  await step('the upload page is accessible and takes a title before uploading', async () => {
     // Small chunks (test mode) so the upload is several requests long.
     await page.goto(`${server.baseURL}/upload?uploadChunk=${CHUNK}`);
     await expectPage(page, 'Upload lessons');
@@ -93,7 +94,7 @@ test('upload with a network drop, processing, and review playback', async (t) =>
     await screenshot(page, 'media-01-upload-picked');
   });
 
-  await t.test('the network drops after the first chunk and the upload resumes by itself', async () => {
+  await step('the network drops after the first chunk and the upload resumes by itself', async () => {
     let patches = 0;
     let dropped;
     const droppedOnce = new Promise((ok) => (dropped = ok));
@@ -130,7 +131,7 @@ test('upload with a network drop, processing, and review playback', async (t) =>
     await screenshot(page, 'media-03-upload-done');
   });
 
-  await t.test('the library shows the clip being prepared, then ready', async () => {
+  await step('the library shows the clip being prepared, then ready', async () => {
     await page.getByRole('link', { name: 'Follow it in your library' }).click();
     await expectPage(page, 'Library');
     const card = page.locator('.clip-card', { hasText: title });
@@ -163,7 +164,7 @@ test('upload with a network drop, processing, and review playback', async (t) =>
     await page.locator('.clip-card', { hasText: title }).waitFor();
   });
 
-  await t.test('the review page plays the clip with hls.js', async () => {
+  await step('the review page plays the clip with hls.js', async () => {
     await page.getByRole('link', { name: title }).click();
     await expectPage(page, title);
     const video = page.locator('video');
@@ -187,7 +188,7 @@ test('upload with a network drop, processing, and review playback', async (t) =>
     await screenshot(page, 'media-06-review-playing');
   });
 
-  await t.test('the review page fits a phone screen', async () => {
+  await step('the review page fits a phone screen', async () => {
     const wide = page.viewportSize();
     await page.setViewportSize({ width: 360, height: 740 });
     const { scroll, width } = await page.evaluate(() => ({
@@ -199,7 +200,7 @@ test('upload with a network drop, processing, and review playback', async (t) =>
     await page.setViewportSize(wide);
   });
 
-  await t.test('the timeline is a keyboard slider and draws the waveform', async () => {
+  await step('the timeline is a keyboard slider and draws the waveform', async () => {
     const slider = page.getByRole('slider', { name: 'Position in the clip' });
     await slider.focus();
     await page.keyboard.press('Home');
@@ -228,7 +229,7 @@ test('upload with a network drop, processing, and review playback', async (t) =>
     await page.waitForFunction(() => Math.abs((document.querySelector('video')?.currentTime ?? 0) - 3) < 0.3);
   });
 
-  await t.test('keyboard shortcuts work and are listed behind "?"', async () => {
+  await step('keyboard shortcuts work and are listed behind "?"', async () => {
     await page.locator('main h1').click(); // focus leaves the slider
     await page.keyboard.press('Home'); // not a player key: the page may scroll, the video stays
     const before = await page.evaluate(() => document.querySelector('video').currentTime);
@@ -250,7 +251,7 @@ test('upload with a network drop, processing, and review playback', async (t) =>
     await dialog.waitFor({ state: 'hidden' });
   });
 
-  await t.test('the owner shares with a group and renames the clip', async () => {
+  await step('the owner shares with a group and renames the clip', async () => {
     await page.getByText(`Shared with ${groupName}`).waitFor();
     await page.getByRole('button', { name: 'Share' }).click();
     const dialog = page.getByRole('dialog', { name: `Share “${title}”` });
@@ -281,7 +282,7 @@ test('upload with a network drop, processing, and review playback', async (t) =>
     await accessible(page, 'review (renamed)');
   });
 
-  await t.test('the owner deletes the clip after confirming', async () => {
+  await step('the owner deletes the clip after confirming', async () => {
     await page.getByRole('button', { name: 'Delete' }).click();
     const dialog = page.getByRole('dialog', { name: 'Delete this clip?' });
     await dialog.waitFor();

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { axeViolations, expectCount, expectPage, launchBrowser, newPage, screenshot, startServer } from './harness.mjs';
+import { axeViolations, expectCount, expectPage, launchBrowser, newPage, screenshot, startServer, steps } from './harness.mjs';
 
 const admin = { name: 'Ada Admin', email: 'ada@school.test', password: 'correct horse battery staple' };
 const teacher = { name: 'Tom Teacher', email: 'tom@school.test', password: 'tom likes long passphrases' };
@@ -40,10 +40,11 @@ async function fitsWidth(page, where) {
 }
 
 test('first run, groups and an invitation, end to end', async (t) => {
+  const step = steps(t);
   const a = await newPage(browser);
   const pa = a.page;
 
-  await t.test('a fresh server asks for the administrator account', async () => {
+  await step('a fresh server asks for the administrator account', async () => {
     await pa.goto(server.baseURL + '/');
     await expectPage(pa, 'Welcome to filmroom');
     assert.equal(new URL(pa.url()).pathname, '/setup');
@@ -51,7 +52,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await screenshot(pa, '01-setup');
   });
 
-  await t.test('empty fields are explained next to the fields', async () => {
+  await step('empty fields are explained next to the fields', async () => {
     await pa.getByRole('button', { name: 'Create administrator account' }).click();
     await pa.getByText('Please fix the highlighted fields.').waitFor();
     assert.equal(await pa.locator('[aria-invalid="true"]').count(), 3);
@@ -61,7 +62,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await screenshot(pa, '02-setup-errors');
   });
 
-  await t.test('setup creates the admin and opens an empty library', async () => {
+  await step('setup creates the admin and opens an empty library', async () => {
     await pa.getByLabel('Your name').fill(admin.name);
     await pa.getByLabel('Email address').fill(admin.email);
     await pa.getByLabel('Password').fill(admin.password);
@@ -73,7 +74,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await screenshot(pa, '03-library-empty');
   });
 
-  await t.test('library tabs work with the keyboard', async () => {
+  await step('library tabs work with the keyboard', async () => {
     const mine = pa.getByRole('tab', { name: 'My clips' });
     await mine.focus();
     await pa.keyboard.press('ArrowRight');
@@ -86,7 +87,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     assert.equal(await mine.getAttribute('aria-selected'), 'true');
   });
 
-  await t.test('the account page lists sessions and makes scoped tokens; sign out everywhere else ends both', async () => {
+  await step('the account page lists sessions and makes scoped tokens; sign out everywhere else ends both', async () => {
     // A second browser signs in as the admin (here a plain HTTP client).
     const login = await fetch(server.baseURL + '/api/v1/auth/login', {
       method: 'POST',
@@ -142,14 +143,14 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await accessible(pa, 'account after signing out everywhere else');
   });
 
-  await t.test('sign out from the account page', async () => {
+  await step('sign out from the account page', async () => {
     await pa.getByRole('button', { name: 'Sign out', exact: true }).click();
     await expectPage(pa, 'Sign in');
     await accessible(pa, 'sign in');
     await screenshot(pa, '05-signin');
   });
 
-  await t.test('a wrong password is refused with a message', async () => {
+  await step('a wrong password is refused with a message', async () => {
     await pa.getByLabel('Email address').fill(admin.email);
     await pa.getByLabel('Password').fill('not the password');
     await pa.getByRole('button', { name: 'Sign in' }).click();
@@ -161,14 +162,14 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await screenshot(pa, '06-signin-error');
   });
 
-  await t.test('sign in again', async () => {
+  await step('sign in again', async () => {
     await pa.getByLabel('Password').fill(admin.password);
     await pa.getByRole('button', { name: 'Sign in' }).click();
     await expectPage(pa, 'Library');
   });
 
   let groupURL;
-  await t.test('create a group', async () => {
+  await step('create a group', async () => {
     await pa.getByRole('link', { name: 'Groups' }).click();
     await expectPage(pa, 'Groups');
     await pa.getByRole('heading', { name: 'You are not in any group yet' }).waitFor();
@@ -184,7 +185,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
   });
 
   let inviteURL;
-  await t.test('create an invite link for a teacher', async () => {
+  await step('create an invite link for a teacher', async () => {
     await pa.getByLabel('Role in the group').selectOption('teacher');
     await pa.getByRole('button', { name: 'Create invite link' }).click();
     const link = pa.getByLabel('Invite link for a teacher');
@@ -199,7 +200,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
   const b = await newPage(browser, { viewport: { width: 360, height: 780 } });
   const pb = b.page;
 
-  await t.test('the invitee opens the link in another browser', async () => {
+  await step('the invitee opens the link in another browser', async () => {
     await pb.goto(inviteURL);
     await expectPage(pb, 'Join a group');
     await pb.getByText(`${admin.name} invited you to join ${group.name} as a teacher.`).waitFor();
@@ -208,7 +209,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await screenshot(pb, '09-invite-mobile');
   });
 
-  await t.test('the invitee signs up and sees the group with both members', async () => {
+  await step('the invitee signs up and sees the group with both members', async () => {
     await pb.getByLabel('Your name').fill(teacher.name);
     await pb.getByLabel('Email address').fill(teacher.email);
     await pb.getByLabel('Password').fill(teacher.password);
@@ -231,7 +232,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await expectPage(pb, group.name);
   });
 
-  await t.test('the facilitator sees the new member', async () => {
+  await step('the facilitator sees the new member', async () => {
     await pa.goto(groupURL);
     await expectPage(pa, group.name);
     await pa.locator('.member', { hasText: teacher.name }).waitFor();
@@ -246,7 +247,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await screenshot(pa, '12-groups-list');
   });
 
-  await t.test('the invitee changes their password and signs in with it', async () => {
+  await step('the invitee changes their password and signs in with it', async () => {
     const newPassword = 'an even longer passphrase for tom';
     await pb.getByRole('link', { name: 'Account' }).click();
     await expectPage(pb, 'Account');
@@ -267,7 +268,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await expectPage(pb, 'Library');
   });
 
-  await t.test('a facilitator changes a member’s role', async () => {
+  await step('a facilitator changes a member’s role', async () => {
     await pa.goto(groupURL);
     await expectPage(pa, group.name);
     await pa.getByLabel(`Role for ${teacher.name}`).selectOption('coach');
@@ -278,7 +279,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
   });
 
   let caseloadURL;
-  await t.test('a signed-in person joins another group from a link', async () => {
+  await step('a signed-in person joins another group from a link', async () => {
     await pa.getByRole('link', { name: 'Groups' }).first().click();
     await expectPage(pa, 'Groups');
     await pa.getByLabel('Group name').fill('Coaching caseload');
@@ -302,7 +303,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await expectCount(pb.locator('.member'), 2);
   });
 
-  await t.test('a facilitator removes a member', async () => {
+  await step('a facilitator removes a member', async () => {
     await pa.goto(caseloadURL);
     await expectPage(pa, 'Coaching caseload');
     await pa.locator('.member', { hasText: teacher.name }).waitFor();
@@ -312,7 +313,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await expectCount(pa.locator('.member'), 1);
   });
 
-  await t.test('broken and unknown addresses explain themselves', async () => {
+  await step('broken and unknown addresses explain themselves', async () => {
     await pb.goto(server.baseURL + '/invite/no-such-invitation');
     await expectPage(pb, 'This invitation link does not work');
     await accessible(pb, 'unknown invitation');
@@ -321,7 +322,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await accessible(pb, 'not found');
   });
 
-  await t.test('a signed-out visitor signs in and returns to the page they asked for', async () => {
+  await step('a signed-out visitor signs in and returns to the page they asked for', async () => {
     const c = await newPage(browser);
     await c.page.goto(groupURL);
     await expectPage(c.page, 'Sign in');
@@ -334,7 +335,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await c.context.close();
   });
 
-  await t.test('the first Tab reaches the skip link, which jumps to the content', async () => {
+  await step('the first Tab reaches the skip link, which jumps to the content', async () => {
     await pa.goto(server.baseURL + '/groups');
     await expectPage(pa, 'Groups');
     await pa.keyboard.press('Tab');
@@ -345,7 +346,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     assert.match(await pa.title(), /^Groups · filmroom$/);
   });
 
-  await t.test('no script errors on either page', () => {
+  await step('no script errors on either page', () => {
     assert.deepEqual([...a.problems, ...b.problems], []);
   });
 

@@ -14,7 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { axeViolations, expectPage, launchBrowser, newPage, screenshot, startServer } from './harness.mjs';
+import { axeViolations, expectPage, launchBrowser, newPage, screenshot, startServer, steps } from './harness.mjs';
 import { apiFor } from './api.mjs';
 
 const teacher = { name: 'Tess Teacher', email: 'tess@school.test', password: 'a long practice passphrase' };
@@ -69,13 +69,14 @@ const waitVideo = (page) =>
   });
 
 test('coding, live annotations and a synchronized session', async (t) => {
+  const step = steps(t);
   const A = await newPage(browser); // teacher
   const B = await newPage(browser); // coach
   const C = await newPage(browser, { viewport: { width: 1024, height: 800 } }); // peer
   let clipId;
   let groupId;
 
-  await t.test('the teacher sets up, invites a coach and a peer, uploads and shares a lesson', async () => {
+  await step('the teacher sets up, invites a coach and a peer, uploads and shares a lesson', async () => {
     await A.page.goto(server.baseURL + '/');
     await expectPage(A.page, 'Welcome to filmroom');
     await json(A.context, 'POST', '/api/v1/setup', teacher);
@@ -103,7 +104,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     }
   });
 
-  await t.test('the teacher opens the review page and chooses a starter rubric', async () => {
+  await step('the teacher opens the review page and chooses a starter rubric', async () => {
     await A.page.goto(`${server.baseURL}/clips/${clipId}`);
     await expectPage(A.page, title);
     await waitVideo(A.page);
@@ -123,7 +124,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
   });
 
   let criteria;
-  await t.test('the coach codes three moments with number keys without pausing', async () => {
+  await step('the coach codes three moments with number keys without pausing', async () => {
     await B.page.goto(`${server.baseURL}/clips/${clipId}`);
     await expectPage(B.page, title);
     await waitVideo(B.page);
@@ -151,7 +152,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     await screenshot(B.page, 'review-02-coach-coded');
   });
 
-  await t.test('the coach marks a range with I and O and writes a comment', async () => {
+  await step('the coach marks a range with I and O and writes a comment', async () => {
     const slider = B.page.getByRole('slider', { name: 'Position in the clip' });
     await slider.focus();
     await B.page.keyboard.press('Home');
@@ -186,7 +187,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     await screenshot(B.page, 'review-03-coach-range');
   });
 
-  await t.test('the teacher saw all four appear live', async () => {
+  await step('the teacher saw all four appear live', async () => {
     await A.page.waitForFunction(() => document.querySelectorAll('.item').length === 4);
     const texts = await A.page.locator('.item .chip').allInnerTexts();
     for (const c of criteria.slice(0, 3)) assert.ok(texts.some((x) => x.startsWith(c)), `${c} in ${texts}`);
@@ -197,7 +198,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     await screenshot(A.page, 'review-04-teacher-live');
   });
 
-  await t.test('a peer follows the coach-hosted session and lands within 0.25 s', async () => {
+  await step('a peer follows the coach-hosted session and lands within 0.25 s', async () => {
     await C.page.goto(`${server.baseURL}/clips/${clipId}`);
     await expectPage(C.page, title);
     await waitVideo(C.page);
@@ -230,7 +231,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     await screenshot(B.page, 'review-06-host');
   });
 
-  await t.test('the host shares a pointer; the peer sees it where the host points', async () => {
+  await step('the host shares a pointer; the peer sees it where the host points', async () => {
     const share = B.page.getByRole('button', { name: 'Share my pointer' });
     await share.click();
     assert.equal(await share.getAttribute('aria-pressed'), 'true');
@@ -264,7 +265,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     await B.page.keyboard.up('p');
   });
 
-  await t.test('exports download with the right content types', async () => {
+  await step('exports download with the right content types', async () => {
     for (const [format, type] of [['csv', 'text/csv'], ['jsonld', 'application/ld+json'], ['vtt', 'text/vtt'], ['report', 'text/html']]) {
       const href = await B.page.locator(`a[href*="/annotations/export?format=${format}"]`).first().getAttribute('href');
       const res = await B.context.request.get(server.baseURL + href);
@@ -275,7 +276,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     assert.equal(csv.trim().split('\n').length, 5, `CSV has a header and four rows:\n${csv}`);
   });
 
-  await t.test('the coach draws a box on the frame; the teacher replies in its thread', async () => {
+  await step('the coach draws a box on the frame; the teacher replies in its thread', async () => {
     const composer = B.page.getByRole('region', { name: 'Add feedback' });
     await composer.getByRole('button', { name: 'Draw a box on the video' }).click();
     // Drawing brings the picture into view.
@@ -306,7 +307,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     await screenshot(A.page, 'review-06b-thread');
   });
 
-  await t.test('the coach deletes a note and undoes it; the teacher sees both', async () => {
+  await step('the coach deletes a note and undoes it; the teacher sees both', async () => {
     const item = B.page.locator('.item', { hasText: 'Look at the board here.' });
     await item.getByRole('button', { name: 'Delete' }).click();
     await B.page.getByText(/^Feedback at 0:\d\d deleted\.$/).waitFor();
@@ -316,7 +317,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     await A.page.locator('.item', { hasText: 'Look at the board here.' }).waitFor();
   });
 
-  await t.test('the teacher asks to lead, the coach hands over, the teacher ends the session', async () => {
+  await step('the teacher asks to lead, the coach hands over, the teacher ends the session', async () => {
     await A.page.getByRole('button', { name: 'Ask to lead' }).click();
     const request = B.page.getByRole('status').filter({ hasText: 'Tess Teacher asks to lead the session.' });
     await request.getByRole('button', { name: 'Hand over to Tess Teacher' }).click();
@@ -328,7 +329,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     await C.page.getByText('When a host starts a session, you can follow along here.').waitFor();
   });
 
-  await t.test('a dropped connection shows a banner and loses nothing', async () => {
+  await step('a dropped connection shows a banner and loses nothing', async () => {
     let blocked = false;
     let pageSide = null;
     let serverSide = null;
@@ -358,7 +359,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     await A.page.unrouteAll();
   });
 
-  await t.test('reflect first: the owner sees why others\' feedback is hidden', async () => {
+  await step('reflect first: the owner sees why others\' feedback is hidden', async () => {
     await json(A.context, 'PATCH', `/api/v1/clips/${clipId}`, { reflect_first: true });
     await A.page.reload();
     await expectPage(A.page, title);
@@ -367,7 +368,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     await screenshot(A.page, 'review-06d-reflect-first');
   });
 
-  await t.test('the teacher reflects: draft, then submit', async () => {
+  await step('the teacher reflects: draft, then submit', async () => {
     const form = A.page.getByRole('region', { name: 'Your reflection' });
     await form.getByLabel('What went well in this lesson, and how do you know?').fill('Students explained their thinking.');
     await form.getByRole('button', { name: 'Save draft' }).click();
@@ -382,7 +383,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     await B.page.getByRole('region', { name: 'The teacher’s reflection' }).getByText('Students explained their thinking.').waitFor();
   });
 
-  await t.test('the growth page charts the codes, with the same data as a table', async () => {
+  await step('the growth page charts the codes, with the same data as a table', async () => {
     await A.page.goto(`${server.baseURL}/growth`);
     await expectPage(A.page, 'Growth');
     const table = A.page.getByRole('table');
@@ -400,7 +401,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     await B.page.getByRole('rowheader', { name: criteria[0] }).waitFor();
   });
 
-  await t.test('the teacher sets a goal with a clip as evidence', async () => {
+  await step('the teacher sets a goal with a clip as evidence', async () => {
     await A.page.goto(`${server.baseURL}/goals`);
     await expectPage(A.page, 'Goals');
     await A.page.getByLabel('Goal', { exact: true }).fill('More wait time after questions');
@@ -435,7 +436,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     await accessible(B.page, 'growth with the teacher’s goals (coach)');
   });
 
-  await t.test('the rubric editor: the admin adds a criterion and saves a new version', async () => {
+  await step('the rubric editor: the admin adds a criterion and saves a new version', async () => {
     await A.page.goto(`${server.baseURL}/rubrics`);
     await expectPage(A.page, 'Rubrics');
     await accessible(A.page, 'rubrics list');
@@ -467,7 +468,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     await A.page.getByRole('link', { name: 'Microteaching feedback (our copy)' }).waitFor();
   });
 
-  await t.test('the review page works on a phone', async () => {
+  await step('the review page works on a phone', async () => {
     await C.page.setViewportSize({ width: 360, height: 740 });
     await C.page.goto(`${server.baseURL}/clips/${clipId}`);
     await expectPage(C.page, title);

@@ -22,7 +22,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { expectPage, launchBrowser, newPage, screenshot, startServer } from './harness.mjs';
+import { expectPage, launchBrowser, newPage, screenshot, startServer, steps } from './harness.mjs';
 import { apiFor } from './api.mjs';
 
 /**
@@ -123,6 +123,7 @@ async function visit(P, path, heading, markers, prepare) {
 }
 
 test('stored XSS payloads in every user-written field run nowhere', async (t) => {
+  const step = steps(t);
   const A = await open(); // teacher (the first admin)
   const B = await open(); // coach
   let clipId;
@@ -130,7 +131,7 @@ test('stored XSS payloads in every user-written field run nowhere', async (t) =>
   let rubricId;
   let teacherId;
 
-  await t.test('the teacher and the coach store payloads in everything they write', async () => {
+  await step('the teacher and the coach store payloads in everything they write', async () => {
     await A.page.goto(server.baseURL + '/');
     await expectPage(A.page, 'Welcome to filmroom');
     teacherId = (await json(A.context, 'POST', '/api/v1/setup', teacher)).user.id;
@@ -190,7 +191,7 @@ test('stored XSS payloads in every user-written field run nowhere', async (t) =>
     await json(A.context, 'POST', `/api/v1/goals/${goal.id}/evidence`, { clip_id: clipId, note: x('note') });
   });
 
-  await t.test('the teacher opens every page that shows them', async () => {
+  await step('the teacher opens every page that shows them', async () => {
     await visit(A, '/', null, ['title']);
     await visit(A, `/clips/${clipId}`, 'XSStitle', ['title', 'body', 'tag', 'reply', 'coach', 'cue'], openThread);
     await visit(A, '/groups', 'Groups', ['group']);
@@ -200,7 +201,7 @@ test('stored XSS payloads in every user-written field run nowhere', async (t) =>
     await visit(A, '/growth', null, ['crit']);
   });
 
-  await t.test('the coach opens every page that shows them', async () => {
+  await step('the coach opens every page that shows them', async () => {
     await visit(B, `/clips/${clipId}`, 'XSStitle', ['title', 'body', 'tag', 'reply', 'teacher', 'crit', 'level', 'cue', 'wentwell', 'tochange', 'evidence'], openThread);
     await visit(B, '/', null, ['title'], (page) => page.getByRole('tab', { name: 'Shared with me' }).click());
     // The group's name is an option of the group chooser here.
