@@ -20,8 +20,6 @@ import (
 	"github.com/filmroom/filmroom/internal/testsvc"
 )
 
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
-
 func freePort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
