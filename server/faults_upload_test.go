@@ -68,7 +68,7 @@ func TestServerKilledMidUpload(t *testing.T) {
 	_ = pw.CloseWithError(io.ErrUnexpectedEOF)
 	<-patched // the request died with the server
 
-	srv = startServe(t, "serve-2", bin, port, dbURL, dataDir, "--workers", "0")
+	startServe(t, "serve-2", bin, port, dbURL, dataDir, "--workers", "0")
 	offset := owner.tusOffset(up)
 	if offset <= 0 || offset > 2<<20 {
 		t.Fatalf("offset after the restart: %d, want 1..%d", offset, 2<<20)
