@@ -182,6 +182,7 @@ func (s *Service) Authenticate(ctx context.Context, email, password, clientIP st
 		Scan(&u.ID, &u.Email, &u.Name, &u.Admin, &created, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		CheckPassword(s.dummyHash, password)
+		s.recordSignIn(ctx, audit.SignInFailed, "", email, clientIP, "unknown email")
 		return User{}, ErrInvalidCredentials
 	}
 	if err != nil {
@@ -190,9 +191,11 @@ func (s *Service) Authenticate(ctx context.Context, email, password, clientIP st
 	}
 	if !CheckPassword(hash, password) {
 		s.log.Info("Sign-in failed.", "user_id", u.ID, "client_ip", clientIP)
+		s.recordSignIn(ctx, audit.SignInFailed, u.ID, email, clientIP, "wrong password")
 		return User{}, ErrInvalidCredentials
 	}
 	attempt.succeeded(ctx)
+	s.recordSignIn(ctx, audit.SignIn, u.ID, email, clientIP, "password")
 	u.CreatedAt = sqldb.Time(created)
 	return u, nil
 }
@@ -271,4 +274,14 @@ func (s *Service) SetPassword(ctx context.Context, userID, password string) erro
 		s.AccessChanged(ctx, AccessChange{UserID: userID})
 	}
 	return err
+}
+
+// recordSignIn stores a sign-in or failed sign-in in the audit log. The
+// email tried is the subject (the only name an unknown one has). A log
+// that cannot be written is logged and does not change the answer.
+func (s *Service) recordSignIn(ctx context.Context, act audit.Action, userID, email, clientIP, detail string) {
+	e := audit.Event{At: s.now(), ActorID: userID, Action: act, Subject: email, Detail: detail, Address: clientIP}
+	if err := s.Audit.Record(context.WithoutCancel(ctx), e); err != nil {
+		s.log.Error("Could not record a sign-in in the audit log.", "action", string(act), "user_id", userID, "error", err)
+	}
 }

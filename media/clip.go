@@ -734,16 +734,25 @@ func (s *Clips) SetAudience(ctx context.Context, a accounts.Actor, clipID string
 	}
 	// Whoever was taken out of the audience loses the live room at once.
 	s.acc.AccessChanged(ctx, accounts.AccessChange{ClipID: clipID})
-	return s.Authorize(ctx, a, accounts.ClipView, clipID)
+	after, err := s.Authorize(ctx, a, accounts.ClipView, clipID)
+	if err == nil {
+		s.recordAudience(ctx, a, c, after)
+	}
+	return after, err
 }
 
 // Delete removes the clip, its stored objects and every row that hangs off
 // it (the schema cascades).
 func (s *Clips) Delete(ctx context.Context, a accounts.Actor, clipID string) error {
-	if _, err := s.Authorize(ctx, a, accounts.ClipDelete, clipID); err != nil {
+	c, err := s.Authorize(ctx, a, accounts.ClipDelete, clipID)
+	if err != nil {
 		return err
 	}
-	return s.Purge(ctx, clipID)
+	if err := s.Purge(ctx, clipID); err != nil {
+		return err
+	}
+	s.record(ctx, a, audit.ClipDelete, c, "", "")
+	return nil
 }
 
 // Purge deletes a clip without authorization (the pipeline uses it for

@@ -86,6 +86,7 @@ func (h *Handler) get(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	h.clips.Viewed(c.Request().Context(), a, clip)
 	return c.JSON(http.StatusOK, map[string]any{"clip": clip})
 }
 

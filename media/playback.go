@@ -246,5 +246,9 @@ func (h *Handler) download(c echo.Context) error {
 		}
 		return r
 	}, clip.Title) + ".mp4"
-	return h.serveObject(c, clip.ID, "download.mp4", name)
+	if err := h.serveObject(c, clip.ID, "download.mp4", name); err != nil {
+		return err
+	}
+	h.clips.Downloaded(c.Request().Context(), a, clip, c.Request())
+	return nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/filmroom/filmroom/internal/id"
 	"github.com/filmroom/filmroom/internal/sqldb"
 	"github.com/filmroom/filmroom/media"
+	"github.com/filmroom/filmroom/privacy"
 )
 
 // Version is set at build time with -ldflags "-X ...server.Version=…".
@@ -256,6 +257,7 @@ func cmdWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	defer db.Close()
 	acc := accounts.New(db, log, nil)
 	clips := media.NewClips(db, acc, log, nil)
+	clips.Audit = privacy.NewLog(db, nil) // what the worker's jobs do is in the log too
 	mp, err := newMedia(ctx, cfg, db, clips, log, false)
 	if err != nil {
 		return err

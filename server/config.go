@@ -13,6 +13,7 @@ import (
 
 	"github.com/filmroom/filmroom/internal/ratelimit"
 	"github.com/filmroom/filmroom/media"
+	"github.com/filmroom/filmroom/privacy"
 )
 
 // Config is everything an operator can set, by flag or FILMROOM_*
@@ -78,6 +79,8 @@ type Config struct {
 	// MinFreeSpace is the margin of free disk space kept beyond what an
 	// upload or a transcode needs.
 	MinFreeSpace int64
+	// AuditRetention is how long audit log entries are kept (0: forever).
+	AuditRetention time.Duration
 
 	raw *rawConfig
 }
@@ -166,6 +169,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	b.str(&c.MetricsToken, "metrics-token", "", "bearer token /metrics requires (needed to serve /metrics on the public address)")
 	b.str(&c.Secret, "secret", "", "secret that signs media URLs, the same on every node (empty: generated once and kept in the database)")
 	b.duration(&c.MediaURLTTL, "media-url-ttl", 30*time.Minute, "how long a signed media URL works beyond the length of its clip (access is checked on every request too)")
+	b.duration(&c.AuditRetention, "audit-retention", privacy.DefaultRetention, "how long the audit log keeps who viewed, downloaded, shared or deleted what, and sign-ins (e.g. 9600h for 400 days; 0: forever)")
 	var proxies string
 	b.str(&proxies, "trusted-proxies", "", "comma-separated addresses or CIDR ranges of load balancers whose X-Forwarded-For names the client (empty: none)")
 	var minFree string

@@ -28,11 +28,13 @@ import (
 	"github.com/filmroom/filmroom/internal/ratelimit"
 	"github.com/filmroom/filmroom/internal/sqldb"
 	"github.com/filmroom/filmroom/media"
+	"github.com/filmroom/filmroom/privacy"
 )
 
 // Migrations lists every component's schema in dependency order.
 func Migrations() []sqldb.Migrations {
-	return []sqldb.Migrations{accounts.Migrations(), media.Migrations(), annotations.Migrations(), ratelimit.Migrations()}
+	return []sqldb.Migrations{accounts.Migrations(), media.Migrations(), annotations.Migrations(), ratelimit.Migrations(),
+		privacy.Migrations()}
 }
 
 // Deps are the things New needs that main (or a test) makes.
@@ -57,6 +59,11 @@ type Server struct {
 	metrics  http.Handler
 	closers  []func(context.Context) error
 	stop     context.CancelFunc
+
+	// Audit is the audit log every domain records into.
+	Audit      *privacy.Log
+	auditPurge *auditPurge
+	now        func() time.Time
 }
 
 // New builds every service and the HTTP handler. It does not listen; call
@@ -68,7 +75,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	if _, err := d.DB.Check(ctx, Migrations()); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: d.Log}
+	s := &Server{cfg: cfg, log: d.Log, now: d.Now}
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
 
@@ -76,6 +83,10 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	s.Accounts.Limits = cfg.Limits.SignIn
 	s.limiter = ratelimit.NewSQL(d.DB, d.Now)
 	s.Clips = media.NewClips(d.DB, s.Accounts, d.Log, d.Now)
+	s.Audit = privacy.NewLog(d.DB, d.Now)
+	s.Audit.Retention = cfg.AuditRetention
+	s.Accounts.Audit, s.Clips.Audit = s.Audit, s.Audit
+	s.auditPurge = &auditPurge{log: s.Audit}
 	mp, err := newMedia(ctx, cfg, d.DB, s.Clips, d.Log, true)
 	if err != nil {
 		stop()
@@ -110,6 +121,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		},
 	}))
 	e.Use(accessLog(d.Log, httpMetrics))
+	e.Use(auditAddress)
 	e.Use(securityHeaders(cfg, mp.origin))
 	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{Level: 5, MinLength: 1024, Skipper: notCompressed}))
 
@@ -151,6 +163,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	mp.routes(api)
 	annotations.NewHandler(lp.annotations).Routes(api)
 	live.NewHandler(lp.hub).Routes(api)
+	privacy.NewHandler(s.Audit, auditClipAccess(s.Clips)).Routes(api)
 	api.Any("/*", func(c echo.Context) error {
 		return apperr.New(apperr.ErrNotFound, "not_found", "there is no API route "+c.Request().Method+" "+c.Request().URL.Path)
 	})
@@ -210,6 +223,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 				s.log.Warn("Could not sweep old rate-limit counts.", "error", err)
 			}
 			s.media.sweepUploads(ctx, s.log)
+			s.auditPurge.due(ctx, s.now(), s.log)
 		}
 	}
 }
