@@ -3,7 +3,7 @@ import { PageLoader, pageOf, type PageKey, type PageLoaders } from './pages';
 import { ROUTES } from './router';
 
 function loaders(calls: PageKey[], fail: Set<PageKey> = new Set()): PageLoaders<string> {
-  const keys: PageKey[] = ['setup', 'signin', 'library', 'groups', 'group', 'invite', 'account', 'upload', 'review', 'growth', 'goals', 'rubrics', 'notfound'];
+  const keys: PageKey[] = ['setup', 'signin', 'library', 'groups', 'group', 'invite', 'account', 'upload', 'review', 'growth', 'goals', 'rubrics', 'audit', 'notfound'];
   return Object.fromEntries(
     keys.map((k) => [
       k,
@@ -17,7 +17,7 @@ function loaders(calls: PageKey[], fail: Set<PageKey> = new Set()): PageLoaders<
 
 describe('pageOf', () => {
   it('maps every route to a page module', () => {
-    const keys = new Set(['setup', 'signin', 'library', 'groups', 'group', 'invite', 'account', 'upload', 'review', 'growth', 'goals', 'rubrics', 'notfound']);
+    const keys = new Set(['setup', 'signin', 'library', 'groups', 'group', 'invite', 'account', 'upload', 'review', 'growth', 'goals', 'rubrics', 'audit', 'notfound']);
     for (const r of ROUTES) expect(keys.has(pageOf(r.name)), r.name).toBe(true);
     expect(pageOf('clip')).toBe('review');
     expect(pageOf('growthOf')).toBe('growth');

@@ -20,6 +20,7 @@ export type PageKey =
   | 'growth'
   | 'goals'
   | 'rubrics'
+  | 'audit'
   | 'notfound';
 
 /** pageOf maps a route to the module that draws it. */

@@ -21,6 +21,8 @@ export type RouteName =
   | 'goals'
   | 'rubrics'
   | 'rubric'
+  // privacy
+  | 'audit'
   | 'notfound';
 
 /** ROUTES is the route table; `:name` segments become params. */
@@ -40,6 +42,8 @@ export const ROUTES: ReadonlyArray<{ name: Exclude<RouteName, 'notfound'>; patte
   { name: 'goals', pattern: '/goals' },
   { name: 'rubrics', pattern: '/rubrics' },
   { name: 'rubric', pattern: '/rubrics/:id' },
+  // privacy
+  { name: 'audit', pattern: '/admin/audit' },
 ];
 
 /** Route is the page the address points at, with its decoded params. */
