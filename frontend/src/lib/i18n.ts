@@ -241,7 +241,7 @@ const en = {
   'library.delete': 'Delete',
   'library.deleteTitle': 'Delete this clip?',
   'library.deleteBody':
-    '“{title}” and everything attached to it (its video, captions and feedback) will be removed for good. This cannot be undone.',
+    '“{title}” will be deleted permanently, with everything attached to it: the original video and its playback copies, thumbnails, captions and transcript (also from search), all feedback and replies from everyone, your reflection, its evidence in goals, and the live-room history. Nothing is kept, and this cannot be undone.',
   'library.deleteConfirm': 'Delete for good',
   'library.deleting': 'Deleting…',
   'library.deleted': '“{title}” was deleted.',
