@@ -197,3 +197,11 @@ func (p *Pipeline) stillThere(ctx context.Context, clipID string) error {
 	}
 	return ErrClipDeleted
 }
+
+// SourceObjectKey is the key of a clip's original upload in the media store
+// (for the data export, which reads it).
+func SourceObjectKey(clipID string) string { return sourceKey(clipID) }
+
+// MediaObjectKey is the key of a file the pipeline made for a clip, from a
+// path relative to its media folder as MediaInfo names it.
+func MediaObjectKey(clipID, rel string) string { return mediaKey(clipID, rel) }

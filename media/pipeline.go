@@ -115,6 +115,11 @@ func (p *Pipeline) ValidateUpload(ctx context.Context, userID string, meta map[s
 // clip made the first time.
 func (p *Pipeline) Completed(ctx context.Context, f upload.Finished) error {
 	u, err := p.Clips.acc.User(ctx, f.UserID)
+	if errors.Is(err, apperr.ErrNotFound) {
+		// The account was deleted while its upload was delivered.
+		p.Log.Info("The owner of an upload deleted their account; dropping the upload.", "upload_id", f.UploadID)
+		return f.Remove(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("owner of upload %s: %w", f.UploadID, err)
 	}

@@ -292,6 +292,7 @@ func (w *world) expand(path string) string {
 func matrixRoutes() []route {
 	rs := append(accountsRoutes(), clipRoutes()...)
 	rs = append(append(rs, uploadRoutes()...), captionsMatrixRoutes()...)
+	rs = append(rs, exportMatrixRoutes()...)
 	return append(rs, annotationRoutes()...)
 }
 

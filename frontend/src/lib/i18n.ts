@@ -153,6 +153,20 @@ const en = {
   'account.password.submit': 'Change password',
   'account.password.submitting': 'Changing…',
   'account.password.done': 'Your password was changed. Your other sessions were signed out and your API tokens revoked.',
+  'account.data.title': 'Your data',
+  'account.data.body':
+    'Download everything filmroom keeps about you as one ZIP file: your clips’ original videos, captions, the feedback on them, the feedback you gave others, your reflections, goals and the audit log entries about you.',
+  'account.data.download': 'Download all my data',
+  'account.delete.title': 'Delete my account',
+  'account.delete.body':
+    'Deleting your account permanently removes all your clips (videos, captions, feedback on them), the feedback and replies you wrote on other people’s clips, your reflections, goals, sessions, tokens and group memberships. It cannot be undone; download your data first if you want to keep it.',
+  'account.delete.open': 'Delete my account…',
+  'account.delete.dialogTitle': 'Delete your account?',
+  'account.delete.confirmBody':
+    'Everything listed above will be deleted for good and you will be signed out everywhere. Enter your password to confirm.',
+  'account.delete.password': 'Your password',
+  'account.delete.submit': 'Delete my account for good',
+  'account.delete.submitting': 'Deleting your account…',
   'account.signout.title': 'Sign out',
   'account.signout.body': 'Signing out ends your session on this device.',
   'account.signout.submit': 'Sign out',
