@@ -4,12 +4,16 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/filmroom/filmroom/accounts"
+	"github.com/filmroom/filmroom/annotations/live"
 )
 
 // unzip reads an export into name → content.
@@ -172,9 +176,41 @@ func TestDataExportAndAccountDeletion(t *testing.T) {
 				}
 			}
 			fe.assertForgotten(t, clip.ID, clip.UploadID)
+			if left := fe.storeLeftovers(t, owner.user.ID); len(left) > 0 {
+				t.Errorf("storage still names the user: %v", left)
+			}
 			// The peer and what is theirs stay.
 			mustStatus(t, fe.do(peer, "GET", "/api/v1/clips/"+other.ID, ""), 200, "the peer's clip")
 			mustStatus(t, fe.do(peer, "GET", "/api/v1/groups/"+g.ID, ""), 200, "the group, now the peer's")
 		})
+	}
+}
+
+// TestAccountDeletionClosesLiveRooms: a person who deletes their account
+// in one browser is put out of the live room they have open in another at
+// once (the sign-in ended), and receives no event after it.
+func TestAccountDeletionClosesLiveRooms(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	peer := w.people["peer"]
+	victim := w.liveSocket(t, peer, "")
+	other, err := w.srv.Accounts.CreateSession(context.Background(), peer.user.ID, "other browser")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustStatus(t, w.do(person{user: peer.user, session: other}, "DELETE", "/api/v1/me", `{"password":"a long enough password"}`), 204, "delete the account")
+	mustStatus(t, w.do(w.people["owner"], "POST", "/api/v1/clips/"+w.clip+"/annotations", `{"start_ms":1000,"body":"after the deletion"}`), 201, "annotate")
+	for {
+		_, b, err := victim.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != live.CloseSignedOut {
+				t.Fatalf("socket ended with %v, want close %d", err, live.CloseSignedOut)
+			}
+			return
+		}
+		if strings.Contains(string(b), `"type":"event"`) {
+			t.Fatalf("the socket still receives events after the account was deleted: %s", b)
+		}
 	}
 }
