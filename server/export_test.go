@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -213,4 +215,68 @@ func TestAccountDeletionClosesLiveRooms(t *testing.T) {
 			t.Fatalf("the socket still receives events after the account was deleted: %s", b)
 		}
 	}
+}
+
+// zeros yields n zero bytes without holding them.
+type zeros struct{ n int64 }
+
+func (z *zeros) Read(p []byte) (int, error) {
+	if z.n <= 0 {
+		return 0, io.EOF
+	}
+	k := min(int64(len(p)), z.n)
+	clear(p[:k])
+	z.n -= k
+	return int(k), nil
+}
+
+// TestDataExportStreamsLargeClips: a clip far larger than the memory the
+// export may use is streamed through: the heap in use while the archive is
+// read grows by a fraction of the clip's size, and every byte arrives.
+func TestDataExportStreamsLargeClips(t *testing.T) {
+	t.Parallel()
+	fe := newForgetEnv(t, forgetBackends()[0].db.Open(t), false, nil)
+	owner := fe.user("teacher@example.org", "Tess", false)
+	clip := fe.clip(owner, "Long lesson", "")
+	const size = 160 << 20
+	if err := fe.srv.media.store.Put(context.Background(), "clips/"+clip.ID+"/source/original", &zeros{n: size}, size, ""); err != nil {
+		t.Fatal(err)
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapInuse
+	}
+	base := heap()
+	req, _ := http.NewRequest("GET", fe.ts.URL+"/api/v1/me/export", nil)
+	req.AddCookie(&http.Cookie{Name: accounts.SessionCookie, Value: owner.session.Token})
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var read, peak uint64
+	buf := make([]byte, 1<<20)
+	for {
+		n, err := res.Body.Read(buf)
+		read += uint64(n)
+		// Sample every 16 MiB, mid-stream.
+		if read>>24 != (read-uint64(n))>>24 {
+			peak = max(peak, heap())
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if read < size {
+		t.Fatalf("the export is %d bytes, smaller than the clip (%d)", read, size)
+	}
+	if peak == 0 || peak > base+size/4 {
+		t.Fatalf("heap in use went from %d to %d bytes while a %d-byte clip was exported", base, peak, size)
+	}
+	t.Logf("heap in use: %d MiB before, at most %d MiB during a %d MiB export", base>>20, peak>>20, size>>20)
 }
