@@ -35,6 +35,13 @@ var tokenUploadRoutes = map[string]bool{
 // use: the live room's websocket sends annotations and sync commands.
 var tokenFullOnlyReads = map[string]bool{
 	"GET /clips/:id/live": true,
+	"GET /me/export":      true, // everything the user has, in one download
+}
+
+// tokenNever are routes no token may use, whatever its scope: deleting the
+// account needs the password and a signed-in browser.
+var tokenNever = map[string]bool{
+	"DELETE /me": true,
 }
 
 // TokenUploadRoutes returns "METHOD /pattern" of the writes an upload
@@ -61,6 +68,9 @@ func tokenAllows(sc Scope, method, pattern string) error {
 		}
 	}
 	key := method + " " + pattern
+	if tokenNever[key] {
+		return apperr.New(apperr.ErrForbidden, "token_not_allowed", "API tokens cannot delete an account; use the web app signed in with your password")
+	}
 	safe := method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
 	switch sc {
 	case ScopeFull:
@@ -68,7 +78,7 @@ func tokenAllows(sc Scope, method, pattern string) error {
 	case ScopeRead, ScopeUpload:
 		if tokenFullOnlyReads[key] {
 			return apperr.New(apperr.ErrForbidden, "token_scope",
-				"live rooms need a token with the full scope; this token's scope is "+string(sc))
+				"this needs a token with the full scope (live rooms, the data export); this token's scope is "+string(sc))
 		}
 		if safe || (sc == ScopeUpload && tokenUploadRoutes[key]) {
 			return nil

@@ -131,6 +131,13 @@ type Clips struct {
 	// (objects, uploads); a clip row is removed only after it succeeds, so a
 	// failed delete can be retried and leaves no orphans.
 	OnDelete func(ctx context.Context, clipID string) error
+	// ForgetUpload removes the tus upload a clip came from (bytes and
+	// state), with its objects; nil when this node takes no uploads.
+	ForgetUpload func(ctx context.Context, uploadID string) error
+	// Forget run in the transaction that deletes the clip's row, for rows
+	// that name the clip without a foreign key to it (River's jobs); see
+	// forget.go.
+	Forget []func(ctx context.Context, q sqldb.Q, clipID string) error
 	// Audit records views, downloads, shares and deletions (audit.Nop
 	// until the server wires the privacy log).
 	Audit audit.Recorder
@@ -756,25 +763,8 @@ func (s *Clips) Delete(ctx context.Context, a accounts.Actor, clipID string) err
 }
 
 // Purge deletes a clip without authorization (the pipeline uses it for
-// abandoned uploads).
+// abandoned uploads): its objects and upload, then every row that names it
+// in one transaction, then its objects again (see forget.go).
 func (s *Clips) Purge(ctx context.Context, clipID string) error {
-	if s.OnDelete != nil {
-		if err := s.OnDelete(ctx, clipID); err != nil {
-			return fmt.Errorf("delete stored media of clip %s: %w", clipID, err)
-		}
-	}
-	if _, err := s.db.Writer().Exec(ctx, `DELETE FROM clips WHERE id = ?`, clipID); err != nil {
-		return fmt.Errorf("delete clip %s: %w", clipID, err)
-	}
-	s.acc.AccessChanged(ctx, accounts.AccessChange{ClipID: clipID})
-	// A job that was storing something for the clip while it was deleted
-	// can no longer commit (its row is gone), but its object may have
-	// landed; sweep once more so nothing is left behind.
-	if s.OnDelete != nil {
-		if err := s.OnDelete(ctx, clipID); err != nil {
-			s.log.Warn("Could not sweep the media of a deleted clip.", "clip_id", clipID, "error", err)
-		}
-	}
-	s.log.Info("Clip deleted.", "clip_id", clipID)
-	return nil
+	return s.purge(ctx, clipID, false)
 }

@@ -115,11 +115,24 @@ func (p *Pipeline) ValidateUpload(ctx context.Context, userID string, meta map[s
 // clip made the first time.
 func (p *Pipeline) Completed(ctx context.Context, f upload.Finished) error {
 	u, err := p.Clips.acc.User(ctx, f.UserID)
+	if errors.Is(err, apperr.ErrNotFound) {
+		// The account was deleted while its upload was delivered.
+		p.Log.Info("The owner of an upload deleted their account; dropping the upload.", "upload_id", f.UploadID)
+		return f.Remove(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("owner of upload %s: %w", f.UploadID, err)
 	}
 	clipID, err := p.Ingest(ctx, u.Actor("upload"), NewClip{Title: f.Meta["title"], Filename: f.Meta["filename"],
 		ContentType: f.Meta["filetype"], SizeBytes: f.Size, UploadID: f.UploadID, GroupID: f.Meta["group_id"]}, f.SHA256, f.Open)
+	if errors.Is(err, ErrClipDeleted) {
+		// Deleted while its upload was delivered: the upload goes too.
+		p.Log.Info("The clip of an upload was deleted while the upload was delivered; dropping the upload.", "upload_id", f.UploadID)
+		if err := f.Remove(ctx); err != nil {
+			return fmt.Errorf("drop upload %s of a deleted clip: %w", f.UploadID, err)
+		}
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -135,6 +148,7 @@ func (p *Pipeline) Completed(ctx context.Context, f upload.Finished) error {
 // is idempotent: the clip made by an earlier attempt is reused.
 func (p *Pipeline) Ingest(ctx context.Context, a accounts.Actor, n NewClip, sha256 string, open func(context.Context) (io.ReadCloser, error)) (string, error) {
 	var clipID string
+	created := false
 	err := sql.ErrNoRows
 	if n.UploadID != "" {
 		err = p.Clips.db.Reader().QueryRow(ctx, `SELECT id FROM clips WHERE upload_id = ?`, n.UploadID).Scan(&clipID)
@@ -151,12 +165,20 @@ func (p *Pipeline) Ingest(ctx context.Context, a accounts.Actor, n NewClip, sha2
 		if err != nil {
 			return "", err
 		}
-		clipID = c.ID
+		clipID, created = c.ID, true
 	case err != nil:
 		return "", fmt.Errorf("find clip of upload %s: %w", n.UploadID, err)
 	}
 	r, err := open(ctx)
 	if err != nil {
+		if created {
+			// No clip without its file: the upload may be gone because its
+			// clip was deleted (Purge removes the upload before the row), and
+			// a retry of a passing failure makes the clip again.
+			if perr := p.Clips.purge(ctx, clipID, true); perr != nil {
+				p.Log.Warn("Could not remove a clip whose upload could not be read.", "clip_id", clipID, "error", perr)
+			}
+		}
 		return "", fmt.Errorf("read the file of clip %s: %w", clipID, err)
 	}
 	err = p.Store.Put(ctx, sourceKey(clipID), r, n.SizeBytes, "application/octet-stream")
@@ -164,12 +186,19 @@ func (p *Pipeline) Ingest(ctx context.Context, a accounts.Actor, n NewClip, sha2
 	if err != nil {
 		return "", fmt.Errorf("store source of clip %s: %w", clipID, err)
 	}
+	if err := p.stillThere(ctx, clipID); err != nil {
+		return "", err
+	}
 	if _, err := p.Clips.db.Writer().Exec(ctx, `UPDATE clips SET status = ?, sha256 = ?, size_bytes = ?, progress = 0, updated_at = ? WHERE id = ? AND status = ?`,
 		StatusProbing, sha256, n.SizeBytes, sqldb.Millis(p.Clips.now()), clipID, StatusUploading); err != nil {
 		return "", fmt.Errorf("mark clip %s uploaded: %w", clipID, err)
 	}
 	if err := p.Queue.EnqueueProcess(ctx, clipID); err != nil {
 		return "", fmt.Errorf("queue processing of clip %s: %w", clipID, err)
+	}
+	// Deleted while the source was stored: the job just queued must go.
+	if err := p.stillThere(ctx, clipID); err != nil {
+		return "", err
 	}
 	return clipID, nil
 }
@@ -355,8 +384,16 @@ func (p *Pipeline) process(ctx context.Context, clipID, token string) error {
 	if err != nil {
 		return fmt.Errorf("mark clip %s ready: %w", clipID, err)
 	}
-	if n, err := done.RowsAffected(); err == nil && n == 0 && token != "" {
-		return fmt.Errorf("mark clip %s ready: %w", clipID, errLeaseLost)
+	if n, err := done.RowsAffected(); err == nil && n == 0 {
+		// Deleted while it was transcoded: remove what was just stored.
+		if err := p.stillThere(ctx, clipID); errors.Is(err, ErrClipDeleted) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if token != "" {
+			return fmt.Errorf("mark clip %s ready: %w", clipID, errLeaseLost)
+		}
 	}
 	p.Log.Info("Clip ready.", "clip_id", clipID, "duration_ms", res.Duration.Milliseconds(), "renditions", len(res.Renditions))
 	if res.HasAudio && p.Queue != nil {

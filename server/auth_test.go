@@ -237,14 +237,15 @@ func TestTokenScopesOverHTTP(t *testing.T) {
 	for _, r := range matrixRoutes() {
 		key := r.method + " " + r.pattern
 		safe := r.method == "GET" || r.method == "HEAD" || r.method == "OPTIONS"
-		credential := strings.HasPrefix(r.pattern, "/api/v1/me/tokens") || strings.HasPrefix(r.pattern, "/api/v1/me/sessions") || r.pattern == "/api/v1/me/password"
+		credential := strings.HasPrefix(r.pattern, "/api/v1/me/tokens") || strings.HasPrefix(r.pattern, "/api/v1/me/sessions") || r.pattern == "/api/v1/me/password" ||
+			key == "DELETE /api/v1/me"
 		for _, scope := range []accounts.Scope{accounts.ScopeRead, accounts.ScopeUpload, accounts.ScopeFull} {
 			var want string // "" allowed, else the refusal's code
 			switch {
 			case credential:
 				want = "token_not_allowed"
 			case scope == accounts.ScopeFull:
-			case key == "GET /api/v1/clips/:id/live":
+			case key == "GET /api/v1/clips/:id/live", key == "GET /api/v1/me/export":
 				want = "token_scope"
 			case safe, scope == accounts.ScopeUpload && uploadWrites[key]:
 			default:

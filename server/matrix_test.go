@@ -293,6 +293,7 @@ func matrixRoutes() []route {
 	rs := append(accountsRoutes(), clipRoutes()...)
 	rs = append(append(rs, uploadRoutes()...), captionsMatrixRoutes()...)
 	rs = append(rs, auditMatrixRoutes()...)
+	rs = append(rs, exportMatrixRoutes()...)
 	return append(rs, annotationRoutes()...)
 }
 

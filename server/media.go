@@ -80,6 +80,9 @@ func newMedia(ctx context.Context, cfg Config, db *sqldb.DB, clips *media.Clips,
 	}
 	p.Queue = jobs
 	clips.OnDelete = p.DeleteObjects
+	// Hard delete: River's jobs name the clip in their args, with no
+	// foreign key to cascade (media/forget.go).
+	clips.Forget = append(clips.Forget, media.ForgetClipJobs)
 	m := &mediaParts{store: store, pipeline: p, jobs: jobs, captions: captioner, origin: presignOrigin(ctx, store)}
 	if withUploads {
 		ucfg := upload.Config{
@@ -110,6 +113,7 @@ func newMedia(ctx context.Context, cfg Config, db *sqldb.DB, clips *media.Clips,
 			_ = jobs.Stop(ctx)
 			return nil, fmt.Errorf("uploads: %w", err)
 		}
+		clips.ForgetUpload = m.uploads.Forget
 	}
 	return m, nil
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/filmroom/filmroom/internal/sqldb"
 	"github.com/filmroom/filmroom/media"
 	"github.com/filmroom/filmroom/privacy"
+	"github.com/filmroom/filmroom/privacy/export"
 )
 
 // Migrations lists every component's schema in dependency order.
@@ -53,12 +54,14 @@ type Server struct {
 	echo     *echo.Echo
 	Accounts *accounts.Service
 	Clips    *media.Clips
-	media    *mediaParts
-	live     *liveParts
-	limiter  ratelimit.Limiter
-	metrics  http.Handler
-	closers  []func(context.Context) error
-	stop     context.CancelFunc
+	// Export builds data exports and deletes accounts (privacy/export).
+	Export  *export.Exporter
+	media   *mediaParts
+	live    *liveParts
+	limiter ratelimit.Limiter
+	metrics http.Handler
+	closers []func(context.Context) error
+	stop    context.CancelFunc
 
 	// Audit is the audit log every domain records into.
 	Audit      *privacy.Log
@@ -164,6 +167,10 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	annotations.NewHandler(lp.annotations).Routes(api)
 	live.NewHandler(lp.hub).Routes(api)
 	privacy.NewHandler(s.Audit, auditClipAccess(s.Clips)).Routes(api)
+	s.Export = export.New(export.Deps{DB: d.DB, Accounts: s.Accounts, Clips: s.Clips, Store: mp.store, Annotations: lp.annotations,
+		Log: d.Log, Now: d.Now, SecureCookies: strings.HasPrefix(cfg.BaseURL, "https://")})
+	s.Export.SetAuditLog(s.Audit)
+	export.NewHandler(s.Export).Routes(api)
 	api.Any("/*", func(c echo.Context) error {
 		return apperr.New(apperr.ErrNotFound, "not_found", "there is no API route "+c.Request().Method+" "+c.Request().URL.Path)
 	})
@@ -307,7 +314,7 @@ func accessLog(log *slog.Logger, m *httpMetrics) echo.MiddlewareFunc {
 // the API's other JSON are compressed here.
 func notCompressed(c echo.Context) bool {
 	p := c.Request().URL.Path
-	return p == "/metrics" || strings.Contains(p, "/media/") || strings.HasSuffix(p, "/download") ||
+	return p == "/metrics" || p == "/api/v1/me/export" || strings.Contains(p, "/media/") || strings.HasSuffix(p, "/download") ||
 		strings.HasPrefix(p, "/api/v1/uploads") || c.Request().Header.Get("Upgrade") != "" ||
 		annotations.ServesCompressed(c.Request().Method, p)
 }

@@ -286,6 +286,9 @@ test('upload with a network drop, processing, and review playback', async (t) =>
     await page.getByRole('button', { name: 'Delete' }).click();
     const dialog = page.getByRole('dialog', { name: 'Delete this clip?' });
     await dialog.waitFor();
+    // The dialog says the delete is permanent and what goes with the clip.
+    await dialog.getByText(/will be deleted permanently, with everything attached to it: the original video/).waitFor();
+    assert.match(await dialog.innerText(), /captions and transcript \(also from search\), all feedback and replies/);
     await dialog.getByRole('button', { name: 'Delete for good' }).click();
     await expectPage(page, 'Library');
     await page.getByRole('heading', { name: 'Upload your first lesson' }).waitFor();

@@ -201,6 +201,11 @@ export function clipDownloadUrl(clipId: string): string {
   return `/api/v1/clips/${encodeURIComponent(clipId)}/download`;
 }
 
+/** accountExportUrl downloads all of the signed-in person's data as one ZIP. */
+export function accountExportUrl(): string {
+  return '/api/v1/me/export';
+}
+
 /** ClipScope selects which clips the library lists. */
 export type ClipScope = 'mine' | 'shared' | 'all' | 'group';
 
@@ -400,6 +405,11 @@ export class Api {
   /** me returns the signed-in person; it fails with status 401 when signed out. */
   me(): Promise<{ user: User }> {
     return this.request('GET', '/me');
+  }
+
+  /** deleteAccount deletes the signed-in person and all their data, after checking the password. */
+  deleteAccount(password: string): Promise<void> {
+    return this.request('DELETE', '/me', { password });
   }
 
   changePassword(currentPassword: string, newPassword: string): Promise<void> {

@@ -37,3 +37,13 @@ describe('week labels', () => {
     expect(weekTick('', '2026-W48')).toBe('2026-W48');
   });
 });
+
+describe('the clip delete dialog', () => {
+  it('says the delete is permanent and what it removes', () => {
+    const body = t('library.deleteBody', { title: 'Forces' });
+    expect(body).toContain('“Forces” will be deleted permanently');
+    for (const part of ['original video', 'thumbnails', 'captions and transcript', 'search', 'feedback and replies', 'reflection', 'goals', 'live-room history', 'cannot be undone']) {
+      expect(body).toContain(part);
+    }
+  });
+});

@@ -212,6 +212,20 @@ const en = {
   'account.password.submit': 'Change password',
   'account.password.submitting': 'Changing…',
   'account.password.done': 'Your password was changed. Your other sessions were signed out and your API tokens revoked.',
+  'account.data.title': 'Your data',
+  'account.data.body':
+    'Download everything filmroom keeps about you as one ZIP file: your clips’ original videos, captions, the feedback on them, the feedback you gave others, your reflections, goals and the audit log entries about you.',
+  'account.data.download': 'Download all my data',
+  'account.delete.title': 'Delete my account',
+  'account.delete.body':
+    'Deleting your account permanently removes all your clips (videos, captions, feedback on them), the feedback and replies you wrote on other people’s clips, your reflections, goals, sessions, tokens and group memberships. It cannot be undone; download your data first if you want to keep it.',
+  'account.delete.open': 'Delete my account…',
+  'account.delete.dialogTitle': 'Delete your account?',
+  'account.delete.confirmBody':
+    'Everything listed above will be deleted for good and you will be signed out everywhere. Enter your password to confirm.',
+  'account.delete.password': 'Your password',
+  'account.delete.submit': 'Delete my account for good',
+  'account.delete.submitting': 'Deleting your account…',
   'account.signout.title': 'Sign out',
   'account.signout.body': 'Signing out ends your session on this device.',
   'account.signout.submit': 'Sign out',
@@ -300,7 +314,7 @@ const en = {
   'library.delete': 'Delete',
   'library.deleteTitle': 'Delete this clip?',
   'library.deleteBody':
-    '“{title}” and everything attached to it (its video, captions and feedback) will be removed for good. This cannot be undone.',
+    '“{title}” will be deleted permanently, with everything attached to it: the original video and its playback copies, thumbnails, captions and transcript (also from search), all feedback and replies from everyone, your reflection, its evidence in goals, and the live-room history. Nothing is kept, and this cannot be undone.',
   'library.deleteConfirm': 'Delete for good',
   'library.deleting': 'Deleting…',
   'library.deleted': '“{title}” was deleted.',
