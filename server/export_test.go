@@ -100,7 +100,7 @@ func TestDataExportAndAccountDeletion(t *testing.T) {
 				"annotations-authored.json": "Owner on peer clip",
 				"reflections.json":          "Owner reflection",
 				"goals.json":                "Owner goal",
-				"audit.json":                "audit log not enabled",
+				"audit.json":                "clip.share",
 			} {
 				if got, ok := files[name]; !ok {
 					t.Errorf("no %s in the export:\n%s", name, entryNames(files))
