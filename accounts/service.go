@@ -206,37 +206,17 @@ func (s *Service) Authenticate(ctx context.Context, email, password, clientIP st
 // Guesses of the current password are limited per user (Limits.Password),
 // counted before hashing.
 func (s *Service) ChangePassword(ctx context.Context, userID, current, next, keepSessionToken string) error {
-	key := ratelimit.Key("password", userID)
-	d, err := s.limiter.Attempt(ctx, key, s.Limits.Password)
-	if err != nil {
+	if err := s.recheckPassword(ctx, userID, current, "current_password",
+		"too many wrong current passwords; wait %s and try again, or sign out and reset your password",
+		"this is not your current password"); err != nil {
 		return err
-	}
-	if !d.Allowed {
-		return apperr.TooManyRequests("too_many_attempts",
-			fmt.Sprintf("too many wrong current passwords; wait %s and try again, or sign out and reset your password", waitText(d.RetryAfter)), d.RetryAfter)
-	}
-	release, err := s.hashSlot(ctx)
-	if err != nil {
-		_ = s.limiter.Uncount(context.WithoutCancel(ctx), key)
-		return err
-	}
-	defer release()
-	var hash string
-	if err := s.db.Reader().QueryRow(ctx, `SELECT password_hash FROM users WHERE id = ?`, userID).Scan(&hash); err != nil {
-		return fmt.Errorf("change password of %s: %w", userID, err)
-	}
-	if !CheckPassword(hash, current) {
-		return apperr.Invalid("current_password", "this is not your current password")
-	}
-	if err := s.limiter.Reset(context.WithoutCancel(ctx), key); err != nil {
-		s.log.Warn("Could not reset the password back-off.", "user_id", userID, "error", err)
 	}
 	if err := checkPassword(next); err != nil {
 		return apperr.Invalid("new_password", "%s", err.Error())
 	}
 	// Hashed outside the transaction, so the write lock is not held for it.
 	nextHash := HashPassword(next)
-	err = s.db.Tx(ctx, func(q sqldb.Q) error {
+	err := s.db.Tx(ctx, func(q sqldb.Q) error {
 		if _, err := q.Exec(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`, nextHash, sqldb.Millis(s.now()), userID); err != nil {
 			return fmt.Errorf("change password of %s: %w", userID, err)
 		}
