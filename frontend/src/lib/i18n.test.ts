@@ -47,3 +47,22 @@ describe('the clip delete dialog', () => {
     }
   });
 });
+
+describe('message tables', () => {
+  it('define each key in one table only', async () => {
+    const tables = await Promise.all([
+      import('./messages/core'),
+      import('./messages/audit'),
+      import('./messages/media'),
+      import('./messages/coaching'),
+      import('./messages/captions'),
+    ]);
+    const seen = new Map<string, number>();
+    for (const module of tables) {
+      for (const table of Object.values(module)) {
+        for (const key of Object.keys(table)) seen.set(key, (seen.get(key) ?? 0) + 1);
+      }
+    }
+    expect([...seen].filter(([, n]) => n > 1).map(([key]) => key)).toEqual([]);
+  });
+});
