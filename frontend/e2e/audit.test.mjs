@@ -9,12 +9,11 @@
 // The lesson is made at test time with ffmpeg.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { axeViolations, expectPage, launchBrowser, newPage, screenshot, startServer, steps } from './harness.mjs';
+import { assertAccessible, expectPage, launchBrowser, makeLesson, newPage, screenshot, sleep, startServer, steps } from './harness.mjs';
 import { apiFor } from './api.mjs';
 
 const admin = { name: 'Ada Admin', email: 'ada@school.test', password: 'an admin passphrase here' };
@@ -30,17 +29,7 @@ let clipFile;
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'filmroom-audit-e2e-'));
   clipFile = join(work, 'fractions.mp4');
-  const ff = spawnSync(
-    'ffmpeg',
-    [
-      '-hide_banner', '-loglevel', 'error', '-y',
-      '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=15:duration=2',
-      '-f', 'lavfi', '-i', 'sine=frequency=440:duration=2',
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-shortest', clipFile,
-    ],
-    { encoding: 'utf8' },
-  );
-  assert.equal(ff.status, 0, `ffmpeg failed: ${ff.stderr}`);
+  makeLesson(clipFile, { size: '160x90', rate: 15, seconds: 2, tone: 440 });
   server = await startServer({ name: 'audit' });
   browser = await launchBrowser();
 });
@@ -50,13 +39,6 @@ after(async () => {
   await server?.stop();
   if (work) await rm(work, { recursive: true, force: true });
 });
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function accessible(page, where) {
-  const violations = await axeViolations(page);
-  assert.deepEqual(violations, [], `axe on ${where}:\n${violations.join('\n')}`);
-}
 
 const { json, tusUpload } = apiFor(() => server.baseURL);
 
@@ -123,7 +105,7 @@ test('who viewed and shared a clip, for its owner and the admin', async (t) => {
     await table.getByRole('cell', { name: `Tess Teacher shared the clip with ${peer.email}` }).waitFor();
     // The owner learns who, not from where.
     assert.equal(await table.getByRole('columnheader', { name: 'Address' }).count(), 0);
-    await accessible(A.page, 'the review page with Activity');
+    await assertAccessible(A.page, 'the review page with Activity');
     await screenshot(A.page, 'audit-activity');
     const [download] = await Promise.all([A.page.waitForEvent('download'), panel.getByRole('link', { name: 'Download CSV' }).click()]);
     assert.match(download.suggestedFilename(), /^filmroom-audit-clip-.*\.csv$/);
@@ -145,7 +127,7 @@ test('who viewed and shared a clip, for its owner and the admin', async (t) => {
     await table.getByRole('cell', { name: 'Pat Peer failed to sign in' }).waitFor();
     await table.getByRole('cell', { name: 'Pat Peer signed in' }).waitFor();
     await table.getByRole('cell', { name: `Tess Teacher shared the clip with ${peer.email}` }).waitFor();
-    await accessible(Z.page, 'the audit log page');
+    await assertAccessible(Z.page, 'the audit log page');
     // Choose the action and the person, then Tab to "Apply filters" and press Enter.
     await Z.page.getByLabel('Action').selectOption({ label: 'Viewed' });
     await Z.page.getByLabel('Person').selectOption({ label: `${peer.name} (${peer.email})` });

@@ -20,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import jsonld from 'jsonld';
-import { axeViolations, expectPage, launchBrowser, newPage, screenshot, startServer, steps } from './harness.mjs';
+import { assertAccessible, expectPage, launchBrowser, newPage, screenshot, sleep, startServer, steps } from './harness.mjs';
 import { apiFor } from './api.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -65,13 +65,6 @@ after(async () => {
   await server?.stop();
   if (work) await rm(work, { recursive: true, force: true });
 });
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function accessible(page, where) {
-  const violations = await axeViolations(page);
-  assert.deepEqual(violations, [], `axe on ${where}:\n${violations.join('\n')}`);
-}
 
 const { call, json, tusUpload } = apiFor(() => server.baseURL);
 
@@ -197,7 +190,7 @@ test('captions, transcript, transcript search and standard exports', async (t) =
     const hit = spoken.getByRole('link', { name: new RegExp(`^Spoken in “${title}” at 0:0\\d$`) });
     await hit.waitFor();
     await spoken.locator('mark', { hasText: /three/i }).first().waitFor();
-    await accessible(page, 'library (transcript search)');
+    await assertAccessible(page, 'library (transcript search)');
     await screenshot(page, 'captions-02-library-search');
     await hit.click();
     await expectPage(page, title);
@@ -230,7 +223,7 @@ test('captions, transcript, transcript search and standard exports', async (t) =
     const text = cue.getByLabel('Text');
     await text.waitFor();
     assert.match(await text.inputValue(), /three/i);
-    await accessible(page, 'review (transcript and caption editor open)');
+    await assertAccessible(page, 'review (transcript and caption editor open)');
 
     // A bad time is refused before anything is sent.
     const end = cue.getByLabel('End');
@@ -263,7 +256,7 @@ test('captions, transcript, transcript search and standard exports', async (t) =
     await editor.getByRole('button', { name: 'Discard changes' }).click();
     assert.equal(await text.inputValue(), 'Three & counting');
 
-    await accessible(page, 'review (caption editor after saving)');
+    await assertAccessible(page, 'review (caption editor after saving)');
     await screenshot(page, 'captions-03-editor');
 
     // Back to the machine version: the player gets it again.

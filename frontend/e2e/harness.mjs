@@ -5,7 +5,8 @@
 // and slow at times): waits end when the awaited thing happens or when a
 // failure is visible (the server exits, the page shows an error alert).
 
-import { spawn } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -43,7 +44,8 @@ async function freePort() {
   });
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** sleep waits ms milliseconds (for polling loops, never as a bound). */
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * startServer runs `filmroom serve` and resolves once GET /readyz answers 200.
@@ -243,4 +245,26 @@ export function steps(t) {
         throw err;
       }
     });
+}
+
+
+/** assertAccessible fails with axe-core's serious and critical findings. */
+export async function assertAccessible(page, where) {
+  const violations = await axeViolations(page);
+  assert.deepEqual(violations, [], `axe on ${where}:\n${violations.join('\n')}`);
+}
+
+/**
+ * makeLesson writes a small H.264 test clip to path with ffmpeg: the
+ * testsrc2 picture and, unless tone is 0, a sine tone with AAC audio.
+ */
+export function makeLesson(path, { size = '320x180', rate = 25, seconds = 3, tone = 440 } = {}) {
+  const args = ['-hide_banner', '-loglevel', 'error', '-y',
+    '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${rate}:duration=${seconds}`];
+  if (tone) args.push('-f', 'lavfi', '-i', `sine=frequency=${tone}:duration=${seconds}`);
+  args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p');
+  if (tone) args.push('-c:a', 'aac', '-shortest');
+  args.push(path);
+  const ff = spawnSync('ffmpeg', args, { encoding: 'utf8' });
+  assert.equal(ff.status, 0, `ffmpeg failed: ${ff.stderr}`);
 }

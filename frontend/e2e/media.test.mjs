@@ -6,12 +6,11 @@
 // is checked with axe-core. The test clip is made at test time with ffmpeg.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { axeViolations, expectCount, expectPage, launchBrowser, newPage, resultsDir, screenshot, startServer, steps } from './harness.mjs';
+import { assertAccessible, expectCount, expectPage, launchBrowser, makeLesson, newPage, resultsDir, screenshot, startServer, steps } from './harness.mjs';
 
 const teacher = { name: 'Tess Teacher', email: 'tess@school.test', password: 'a long practice passphrase' };
 const title = 'Forces lesson, period 2';
@@ -27,17 +26,7 @@ before(async () => {
   work = await mkdtemp(join(tmpdir(), 'filmroom-media-e2e-'));
   clipPath = join(work, 'forces-lesson.mp4');
   // 6 s of test picture and a tone, as the issue describes.
-  const ff = spawnSync(
-    'ffmpeg',
-    [
-      '-hide_banner', '-loglevel', 'error', '-y',
-      '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25:duration=6',
-      '-f', 'lavfi', '-i', 'sine=frequency=440:duration=6',
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-shortest', clipPath,
-    ],
-    { encoding: 'utf8' },
-  );
-  assert.equal(ff.status, 0, `ffmpeg failed: ${ff.stderr}`);
+  makeLesson(clipPath, { size: '640x360', rate: 25, seconds: 6, tone: 440 });
   server = await startServer({ name: 'media' });
   browser = await launchBrowser();
 });
@@ -47,11 +36,6 @@ after(async () => {
   await server?.stop();
   if (work) await rm(work, { recursive: true, force: true });
 });
-
-async function accessible(page, where) {
-  const violations = await axeViolations(page);
-  assert.deepEqual(violations, [], `axe on ${where}:\n${violations.join('\n')}`);
-}
 
 // The network drop makes the browser log failed requests; anything else is a problem.
 const expectedNoise = /ERR_INTERNET_DISCONNECTED|net::ERR_FAILED|Failed to load resource/;
@@ -85,12 +69,12 @@ test('upload with a network drop, processing, and review playback', async (t) =>
     await page.goto(`${server.baseURL}/upload?uploadChunk=${CHUNK}`);
     await expectPage(page, 'Upload lessons');
     await page.getByLabel('Who can watch').selectOption({ label: `Me and ${groupName}` });
-    await accessible(page, 'upload (empty)');
+    await assertAccessible(page, 'upload (empty)');
     await page.locator('input[type="file"]').setInputFiles(clipPath);
     const titleField = page.getByLabel('Title for forces-lesson.mp4');
     assert.equal(await titleField.inputValue(), 'forces-lesson');
     await titleField.fill(title);
-    await accessible(page, 'upload (file picked)');
+    await assertAccessible(page, 'upload (file picked)');
     await screenshot(page, 'media-01-upload-picked');
   });
 
@@ -119,7 +103,7 @@ test('upload with a network drop, processing, and review playback', async (t) =>
     await page.getByText('The upload continues by itself when the connection is back.').waitFor();
     const stuck = await page.getByRole('progressbar', { name: `Upload of ${title}` }).getAttribute('aria-valuenow');
     assert.ok(Number(stuck) > 0 && Number(stuck) < 100, `progress while offline is ${stuck}%`);
-    await accessible(page, 'upload (offline)');
+    await assertAccessible(page, 'upload (offline)');
     await screenshot(page, 'media-02-upload-offline');
 
     await context.setOffline(false);
@@ -127,7 +111,7 @@ test('upload with a network drop, processing, and review playback', async (t) =>
     await page.getByText('Uploaded', { exact: true }).waitFor();
     assert.ok(patches > 2, `upload went on after the drop (${patches} PATCH requests)`);
     await page.unroute('**/api/v1/uploads/**');
-    await accessible(page, 'upload (done)');
+    await assertAccessible(page, 'upload (done)');
     await screenshot(page, 'media-03-upload-done');
   });
 
@@ -138,14 +122,14 @@ test('upload with a network drop, processing, and review playback', async (t) =>
     await card.waitFor();
     await card.locator('.badge', { hasText: 'Ready' }).or(card.getByRole('progressbar')).first().waitFor();
     if (await card.getByRole('progressbar').isVisible()) {
-      await accessible(page, 'library (processing)');
+      await assertAccessible(page, 'library (processing)');
       await screenshot(page, 'media-04-library-processing');
     }
     await card.locator('.badge', { hasText: 'Ready' }).waitFor();
     const failed = await card.locator('.badge-failed').count();
     assert.equal(failed, 0, 'the clip failed');
     await card.locator('img').waitFor(); // the poster
-    await accessible(page, 'library (ready)');
+    await assertAccessible(page, 'library (ready)');
     await screenshot(page, 'media-05-library-ready');
 
     // Search and sort are client-side.
@@ -159,7 +143,7 @@ test('upload with a network drop, processing, and review playback', async (t) =>
     await page.getByRole('tab', { name: 'By group' }).click();
     await page.getByLabel('Group', { exact: true }).selectOption({ label: groupName });
     await page.locator('.clip-card', { hasText: title }).waitFor();
-    await accessible(page, 'library (by group)');
+    await assertAccessible(page, 'library (by group)');
     await page.getByRole('tab', { name: 'My clips' }).click();
     await page.locator('.clip-card', { hasText: title }).waitFor();
   });
@@ -176,7 +160,7 @@ test('upload with a network drop, processing, and review playback', async (t) =>
     assert.ok(engine, 'hls.js plays through Media Source Extensions (blob: URL)');
     const duration = await video.evaluate((v) => v.duration);
     assert.ok(Math.abs(duration - 6) <= 0.5, `duration is ${duration} s`);
-    await accessible(page, 'review (paused)');
+    await assertAccessible(page, 'review (paused)');
 
     await page.getByRole('group', { name: 'Player controls' }).getByRole('button', { name: 'Play' }).click();
     await page.waitForFunction(() => (document.querySelector('video')?.currentTime ?? 0) > 0.5);
@@ -245,7 +229,7 @@ test('upload with a network drop, processing, and review playback', async (t) =>
     await page.keyboard.press('Shift+?');
     const dialog = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
     await dialog.waitFor();
-    await accessible(page, 'review (shortcuts)');
+    await assertAccessible(page, 'review (shortcuts)');
     await screenshot(page, 'media-08-shortcuts');
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
@@ -260,7 +244,7 @@ test('upload with a network drop, processing, and review playback', async (t) =>
     assert.equal(await box.isChecked(), true, 'the upload was shared with the chosen group');
     await dialog.getByLabel('Add someone by email').fill('nobody@school.test');
     await dialog.getByRole('button', { name: 'Add', exact: true }).click();
-    await accessible(page, 'share dialog');
+    await assertAccessible(page, 'share dialog');
     await screenshot(page, 'media-09-share');
     await dialog.getByRole('button', { name: 'Save sharing' }).click();
     // Accepted like any address: the answer never says that it has no account.
@@ -279,7 +263,7 @@ test('upload with a network drop, processing, and review playback', async (t) =>
     await page.getByLabel('Title').fill('Forces, take two');
     await page.getByRole('button', { name: 'Save title' }).click();
     await expectPage(page, 'Forces, take two');
-    await accessible(page, 'review (renamed)');
+    await assertAccessible(page, 'review (renamed)');
   });
 
   await step('the owner deletes the clip after confirming', async () => {
@@ -331,7 +315,7 @@ test('an upload interrupted by a reload continues when the same file is picked a
 
   await page.getByRole('heading', { name: 'Unfinished uploads' }).waitFor();
   await page.getByText('Reloaded lesson').waitFor();
-  await accessible(page, 'upload (unfinished after reload)');
+  await assertAccessible(page, 'upload (unfinished after reload)');
   await screenshot(page, 'media-11-upload-unfinished');
 
   await page.locator('input[type="file"]').setInputFiles(clipPath);
@@ -354,7 +338,7 @@ test('an upload interrupted by a reload continues when the same file is picked a
   await card.getByRole('button', { name: 'Delete Reloaded lesson' }).click();
   const dialog = page.getByRole('dialog', { name: 'Delete this clip?' });
   await dialog.waitFor();
-  await accessible(page, 'library (delete dialog)');
+  await assertAccessible(page, 'library (delete dialog)');
   await dialog.getByRole('button', { name: 'Cancel' }).click();
   await dialog.waitFor({ state: 'hidden' });
   await card.getByRole('button', { name: 'Delete Reloaded lesson' }).click();
@@ -381,7 +365,7 @@ test('a phone-sized review page fits the screen', async () => {
   await expectPage(page, 'Upload lessons');
   const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
   assert.ok(scroll <= width, `upload page is ${scroll}px wide in a ${width}px window`);
-  await accessible(page, 'upload (phone)');
+  await assertAccessible(page, 'upload (phone)');
   await screenshot(page, 'media-10-upload-phone');
   await context.close();
 });

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { axeViolations, expectCount, expectPage, launchBrowser, newPage, screenshot, startServer, steps } from './harness.mjs';
+import { assertAccessible, expectCount, expectPage, launchBrowser, newPage, screenshot, startServer, steps } from './harness.mjs';
 
 const admin = { name: 'Ada Admin', email: 'ada@school.test', password: 'correct horse battery staple' };
 const teacher = { name: 'Tom Teacher', email: 'tom@school.test', password: 'tom likes long passphrases' };
@@ -25,11 +25,6 @@ after(async () => {
 });
 
 /** accessible asserts that axe finds no serious or critical violation. */
-async function accessible(page, where) {
-  const violations = await axeViolations(page);
-  assert.deepEqual(violations, [], `axe on ${where}:\n${violations.join('\n')}`);
-}
-
 /** fitsWidth asserts nothing makes the page scroll sideways. */
 async function fitsWidth(page, where) {
   const { scroll, width } = await page.evaluate(() => ({
@@ -48,7 +43,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await pa.goto(server.baseURL + '/');
     await expectPage(pa, 'Welcome to filmroom');
     assert.equal(new URL(pa.url()).pathname, '/setup');
-    await accessible(pa, 'setup');
+    await assertAccessible(pa, 'setup');
     await screenshot(pa, '01-setup');
   });
 
@@ -58,7 +53,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     assert.equal(await pa.locator('[aria-invalid="true"]').count(), 3);
     const focused = await pa.evaluate(() => document.activeElement?.getAttribute('name'));
     assert.equal(focused, 'name', 'focus moves to the first invalid field');
-    await accessible(pa, 'setup with errors');
+    await assertAccessible(pa, 'setup with errors');
     await screenshot(pa, '02-setup-errors');
   });
 
@@ -70,7 +65,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await expectPage(pa, 'Library');
     await pa.getByRole('heading', { name: 'Upload your first lesson' }).waitFor();
     await pa.getByText(`Signed in as ${admin.name}`).waitFor();
-    await accessible(pa, 'library (mine)');
+    await assertAccessible(pa, 'library (mine)');
     await screenshot(pa, '03-library-empty');
   });
 
@@ -82,7 +77,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     assert.equal(await shared.getAttribute('aria-selected'), 'true');
     assert.equal(await pa.evaluate(() => document.activeElement?.textContent?.trim()), 'Shared with me');
     await pa.getByRole('heading', { name: 'Nothing shared with you yet' }).waitFor();
-    await accessible(pa, 'library (shared)');
+    await assertAccessible(pa, 'library (shared)');
     await pa.keyboard.press('ArrowLeft');
     assert.equal(await mine.getAttribute('aria-selected'), 'true');
   });
@@ -124,7 +119,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     const withToken = (method) => fetch(server.baseURL + '/api/v1/groups', { method, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: method === 'POST' ? '{"name":"By script"}' : undefined });
     assert.equal((await withToken('GET')).status, 200, 'a read token reads');
     assert.equal((await withToken('POST')).status, 403, 'a read token cannot write');
-    await accessible(pa, 'account with sessions and a token');
+    await assertAccessible(pa, 'account with sessions and a token');
     await screenshot(pa, '04-account');
 
     // The other browser, signed out from here.
@@ -140,13 +135,13 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await sessions.getByText(/revoked 2 API tokens/).waitFor();
     await tokens.getByText('You have no API tokens.').waitFor();
     assert.equal((await withToken('GET')).status, 401, 'the token is revoked');
-    await accessible(pa, 'account after signing out everywhere else');
+    await assertAccessible(pa, 'account after signing out everywhere else');
   });
 
   await step('sign out from the account page', async () => {
     await pa.getByRole('button', { name: 'Sign out', exact: true }).click();
     await expectPage(pa, 'Sign in');
-    await accessible(pa, 'sign in');
+    await assertAccessible(pa, 'sign in');
     await screenshot(pa, '05-signin');
   });
 
@@ -158,7 +153,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await alert.waitFor();
     assert.notEqual((await alert.innerText()).trim(), '');
     assert.equal(await pa.locator('main h1').innerText(), 'Sign in');
-    await accessible(pa, 'sign in with error');
+    await assertAccessible(pa, 'sign in with error');
     await screenshot(pa, '06-signin-error');
   });
 
@@ -173,7 +168,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await pa.getByRole('link', { name: 'Groups' }).click();
     await expectPage(pa, 'Groups');
     await pa.getByRole('heading', { name: 'You are not in any group yet' }).waitFor();
-    await accessible(pa, 'groups (empty)');
+    await assertAccessible(pa, 'groups (empty)');
     await screenshot(pa, '07-groups-empty');
     await pa.getByLabel('Group name').fill(group.name);
     await pa.getByLabel('Description (optional)').fill(group.description);
@@ -181,7 +176,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await expectPage(pa, group.name);
     groupURL = pa.url();
     await pa.locator('.member', { hasText: admin.name }).waitFor();
-    await accessible(pa, 'group (new)');
+    await assertAccessible(pa, 'group (new)');
   });
 
   let inviteURL;
@@ -193,7 +188,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     inviteURL = await link.inputValue();
     assert.match(inviteURL, new RegExp(`^${server.baseURL}/invite/[^/]+$`));
     await pa.getByRole('button', { name: 'Copy link' }).waitFor();
-    await accessible(pa, 'group with invite link');
+    await assertAccessible(pa, 'group with invite link');
     await screenshot(pa, '08-group-invite');
   });
 
@@ -204,7 +199,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await pb.goto(inviteURL);
     await expectPage(pb, 'Join a group');
     await pb.getByText(`${admin.name} invited you to join ${group.name} as a teacher.`).waitFor();
-    await accessible(pb, 'invitation (signed out)');
+    await assertAccessible(pb, 'invitation (signed out)');
     await fitsWidth(pb, 'invitation at 360px');
     await screenshot(pb, '09-invite-mobile');
   });
@@ -220,7 +215,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await expectCount(pb.locator('.member'), 2);
     // A teacher sees roles but cannot manage members or invite.
     assert.equal(await pb.getByRole('button', { name: 'Create invite link' }).count(), 0);
-    await accessible(pb, 'group as teacher (mobile)');
+    await assertAccessible(pb, 'group as teacher (mobile)');
     await fitsWidth(pb, 'group at 360px');
     await screenshot(pb, '10-group-teacher-mobile');
     // From the group to its clips in the library, one step.
@@ -238,12 +233,12 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await pa.locator('.member', { hasText: teacher.name }).waitFor();
     await expectCount(pa.locator('.member'), 2);
     await pa.getByLabel(`Role for ${teacher.name}`).waitFor();
-    await accessible(pa, 'group as facilitator');
+    await assertAccessible(pa, 'group as facilitator');
     await screenshot(pa, '11-group-facilitator');
     await pa.getByRole('link', { name: 'Groups' }).first().click();
     await expectPage(pa, 'Groups');
     await pa.locator('.group-card', { hasText: '2 members' }).waitFor();
-    await accessible(pa, 'groups (one group)');
+    await assertAccessible(pa, 'groups (one group)');
     await screenshot(pa, '12-groups-list');
   });
 
@@ -257,7 +252,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await pb.getByRole('button', { name: 'Change password' }).click();
     await pb.getByText('Your password was changed.').or(pb.locator('main [role="alert"]')).first().waitFor();
     assert.equal(await pb.getByText('Your password was changed.').count(), 1);
-    await accessible(pb, 'account (mobile)');
+    await assertAccessible(pb, 'account (mobile)');
     await fitsWidth(pb, 'account at 360px');
     await screenshot(pb, '13-account-mobile');
     await pb.getByRole('button', { name: 'Sign out', exact: true }).click();
@@ -275,7 +270,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await pa.getByRole('button', { name: 'Change role' }).click();
     await pa.getByText(`Role of ${teacher.name} changed to coach.`).or(pa.locator('main [role="alert"]')).first().waitFor();
     assert.equal(await pa.getByLabel(`Role for ${teacher.name}`).inputValue(), 'coach');
-    await accessible(pa, 'group after role change');
+    await assertAccessible(pa, 'group after role change');
   });
 
   let caseloadURL;
@@ -296,7 +291,7 @@ test('first run, groups and an invitation, end to end', async (t) => {
     await pb.goto(url);
     await expectPage(pb, 'Join a group');
     await pb.getByText(`You are signed in as ${teacher.name}`).waitFor();
-    await accessible(pb, 'invitation (signed in)');
+    await assertAccessible(pb, 'invitation (signed in)');
     await screenshot(pb, '14-invite-signed-in-mobile');
     await pb.getByRole('button', { name: 'Join Coaching caseload' }).click();
     await expectPage(pb, 'Coaching caseload');
@@ -316,10 +311,10 @@ test('first run, groups and an invitation, end to end', async (t) => {
   await step('broken and unknown addresses explain themselves', async () => {
     await pb.goto(server.baseURL + '/invite/no-such-invitation');
     await expectPage(pb, 'This invitation link does not work');
-    await accessible(pb, 'unknown invitation');
+    await assertAccessible(pb, 'unknown invitation');
     await pb.goto(server.baseURL + '/no/such/page');
     await expectPage(pb, 'Page not found');
-    await accessible(pb, 'not found');
+    await assertAccessible(pb, 'not found');
   });
 
   await step('a signed-out visitor signs in and returns to the page they asked for', async () => {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { apiFor } from './api.mjs';
-import { axeViolations, expectPage, launchBrowser, newPage, screenshot, startServer, steps } from './harness.mjs';
+import { assertAccessible, expectPage, launchBrowser, makeLesson, newPage, screenshot, startServer, steps } from './harness.mjs';
 
 const admin = { name: 'Ada Admin', email: 'ada@school.test', password: 'correct horse battery staple' };
 const teacher = { name: 'Tom Teacher', email: 'tom@school.test', password: 'tom likes long passphrases' };
@@ -26,17 +26,7 @@ const { json, tusUpload } = apiFor(() => server.baseURL);
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'filmroom-privacy-e2e-'));
   clipPath = join(work, 'privacy-lesson.mp4');
-  const ff = spawnSync(
-    'ffmpeg',
-    [
-      '-hide_banner', '-loglevel', 'error', '-y',
-      '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=15:duration=3',
-      '-f', 'lavfi', '-i', 'sine=frequency=440:duration=3',
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-shortest', clipPath,
-    ],
-    { encoding: 'utf8' },
-  );
-  assert.equal(ff.status, 0, `ffmpeg failed: ${ff.stderr}`);
+  makeLesson(clipPath, { size: '320x240', rate: 15, seconds: 3, tone: 440 });
   server = await startServer({ name: 'privacy' });
   browser = await launchBrowser();
 });
@@ -46,11 +36,6 @@ after(async () => {
   await server?.stop();
   if (work) await rm(work, { recursive: true, force: true });
 });
-
-async function accessible(page, where) {
-  const violations = await axeViolations(page);
-  assert.deepEqual(violations, [], `axe on ${where}:\n${violations.join('\n')}`);
-}
 
 /** zipEntries lists the names in a ZIP file with unzip -l. */
 function zipEntries(file) {
@@ -101,7 +86,7 @@ test('download all my data, then delete my account', async (t) => {
     await page.goto(server.baseURL + '/account');
     await expectPage(page, 'Account');
     await page.getByRole('heading', { name: 'Your data' }).waitFor();
-    await accessible(page, 'account (privacy)');
+    await assertAccessible(page, 'account (privacy)');
     await screenshot(page, 'privacy-01-account');
     const [download] = await Promise.all([
       page.waitForEvent('download'),
@@ -129,7 +114,7 @@ test('download all my data, then delete my account', async (t) => {
     await page.getByRole('button', { name: 'Delete my account…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Delete your account?' });
     await dialog.waitFor();
-    await accessible(page, 'account (delete dialog)');
+    await assertAccessible(page, 'account (delete dialog)');
     await screenshot(page, 'privacy-02-delete-dialog');
     await dialog.getByRole('button', { name: 'Delete my account for good' }).click();
     await dialog.getByText('Please fix the highlighted fields.').waitFor();
@@ -153,7 +138,7 @@ test('download all my data, then delete my account', async (t) => {
     await page.getByLabel('Password').fill(teacher.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByText(/email or password is not right/i).first().waitFor();
-    await accessible(page, 'sign in after deletion');
+    await assertAccessible(page, 'sign in after deletion');
     // The admin no longer sees the teacher, nor the clip.
     const { users } = await json(adminContext, 'GET', '/api/v1/users');
     assert.ok(!users.some((u) => u.email === teacher.email), 'the teacher is gone from the user list');

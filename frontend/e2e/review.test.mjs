@@ -9,12 +9,11 @@
 // the rubric editor. The lesson is made at test time with ffmpeg.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { axeViolations, expectPage, launchBrowser, newPage, screenshot, startServer, steps } from './harness.mjs';
+import { assertAccessible, expectPage, launchBrowser, makeLesson, newPage, screenshot, sleep, startServer, steps } from './harness.mjs';
 import { apiFor } from './api.mjs';
 
 const teacher = { name: 'Tess Teacher', email: 'tess@school.test', password: 'a long practice passphrase' };
@@ -31,17 +30,7 @@ before(async () => {
   work = await mkdtemp(join(tmpdir(), 'filmroom-review-e2e-'));
   clipFile = join(work, 'questioning.mp4');
   // 20 s of small test picture and a tone: long enough to code and to sync.
-  const ff = spawnSync(
-    'ffmpeg',
-    [
-      '-hide_banner', '-loglevel', 'error', '-y',
-      '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25:duration=20',
-      '-f', 'lavfi', '-i', 'sine=frequency=330:duration=20',
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-shortest', clipFile,
-    ],
-    { encoding: 'utf8' },
-  );
-  assert.equal(ff.status, 0, `ffmpeg failed: ${ff.stderr}`);
+  makeLesson(clipFile, { size: '320x180', rate: 25, seconds: 20, tone: 330 });
   server = await startServer({ name: 'review' });
   browser = await launchBrowser();
 });
@@ -51,13 +40,6 @@ after(async () => {
   await server?.stop();
   if (work) await rm(work, { recursive: true, force: true });
 });
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function accessible(page, where) {
-  const violations = await axeViolations(page);
-  assert.deepEqual(violations, [], `axe on ${where}:\n${violations.join('\n')}`);
-}
 
 const { call, json, tusUpload } = apiFor(() => server.baseURL);
 
@@ -119,7 +101,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     await A.page.getByText('This clip is now coded with “Microteaching feedback”.').waitFor();
     await A.page.getByText('No feedback yet.').waitFor();
     await A.page.getByText('Tess Teacher (you)').waitFor();
-    await accessible(A.page, 'review (teacher, empty)');
+    await assertAccessible(A.page, 'review (teacher, empty)');
     await screenshot(A.page, 'review-01-teacher-empty');
   });
 
@@ -183,7 +165,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     await help.getByText('Set the start of a range').waitFor();
     await B.page.keyboard.press('Escape');
     await help.waitFor({ state: 'hidden' });
-    await accessible(B.page, 'review (coach, coded)');
+    await assertAccessible(B.page, 'review (coach, coded)');
     await screenshot(B.page, 'review-03-coach-range');
   });
 
@@ -209,7 +191,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     await B.page.getByText('You are leading the session').waitFor();
     await C.page.getByText('Cora Coach is leading the session.').waitFor();
     await C.page.getByRole('button', { name: 'Look around on my own' }).waitFor();
-    await accessible(C.page, 'review (peer following)');
+    await assertAccessible(C.page, 'review (peer following)');
 
     // The host plays, seeks ahead, plays on and pauses.
     await B.page.locator('main h1').click();
@@ -249,7 +231,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     await B.page.mouse.move(box.x + box.width * 0.25, box.y + box.height * 0.75, { steps: 6 });
     await pointerAt(25, 75);
     await C.page.getByText('Cora Coach is pointing at the picture.').waitFor();
-    await accessible(C.page, 'review (peer sees the host pointing)');
+    await assertAccessible(C.page, 'review (peer sees the host pointing)');
     await screenshot(C.page, 'review-06b-peer-sees-pointer');
     await share.click();
     assert.equal(await share.getAttribute('aria-pressed'), 'false');
@@ -303,7 +285,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     await seen.locator('.thread .body em', { hasText: 'board' }).waitFor();
     // The coach's count goes up live.
     await item.getByRole('button', { name: '1 reply' }).waitFor();
-    await accessible(A.page, 'review (thread open)');
+    await assertAccessible(A.page, 'review (thread open)');
     await screenshot(A.page, 'review-06b-thread');
   });
 
@@ -349,7 +331,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     pageSide.close({ code: 1001, reason: 'test: node going away' });
     serverSide.close();
     await A.page.getByText('Reconnecting… nothing will be lost.').waitFor();
-    await accessible(A.page, 'review (reconnecting)');
+    await assertAccessible(A.page, 'review (reconnecting)');
     await screenshot(A.page, 'review-06c-reconnecting');
     // While the teacher is cut off, the coach adds feedback.
     await json(B.context, 'POST', `/api/v1/clips/${clipId}/annotations`, { start_ms: 3000, body: 'Added while you were away.' });
@@ -392,7 +374,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     assert.ok((await A.page.locator('svg.chart path').count()) >= 3, 'one line per coded criterion');
     await A.page.getByLabel('Clip', { exact: true }).check();
     await table.getByRole('columnheader', { name: new RegExp(title) }).waitFor();
-    await accessible(A.page, 'growth');
+    await assertAccessible(A.page, 'growth');
     await screenshot(A.page, 'review-07-growth');
     // The coach looks at the teacher's growth from the picker.
     await B.page.goto(`${server.baseURL}/growth`);
@@ -422,7 +404,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     await A.page.goto(`${server.baseURL}/goals`);
     await expectPage(A.page, 'Goals');
     await goal.getByText('one piece of feedback').waitFor();
-    await accessible(A.page, 'goals');
+    await assertAccessible(A.page, 'goals');
     await screenshot(A.page, 'review-08-goals');
 
     // The coach sees the goal, with the evidence on the clip shared with them, on the teacher's growth page.
@@ -433,13 +415,13 @@ test('coding, live annotations and a synchronized session', async (t) => {
     await goals.getByRole('heading', { name: /More wait time after questions/ }).waitFor();
     await goals.getByRole('link', { name: title }).first().waitFor();
     assert.equal(await goals.getByRole('link', { name: 'Set and update your goals' }).count(), 0, 'only the teacher edits goals');
-    await accessible(B.page, 'growth with the teacher’s goals (coach)');
+    await assertAccessible(B.page, 'growth with the teacher’s goals (coach)');
   });
 
   await step('the rubric editor: the admin adds a criterion and saves a new version', async () => {
     await A.page.goto(`${server.baseURL}/rubrics`);
     await expectPage(A.page, 'Rubrics');
-    await accessible(A.page, 'rubrics list');
+    await assertAccessible(A.page, 'rubrics list');
     await A.page.getByRole('link', { name: 'Microteaching feedback' }).click();
     await expectPage(A.page, 'Microteaching feedback');
     const editor = A.page.getByRole('form', { name: 'Rubric editor' });
@@ -447,7 +429,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     const titles = editor.getByLabel('Criterion title');
     // The new criterion is the third of the first domain: the third title field.
     await titles.nth(2).fill('Use of student names');
-    await accessible(A.page, 'rubric editor');
+    await assertAccessible(A.page, 'rubric editor');
     await screenshot(A.page, 'review-09-rubric-editor');
     await editor.getByRole('button', { name: /Save as version 2/ }).click();
     await A.page.getByText('Saved “Microteaching feedback”, version 2.').waitFor();
@@ -475,7 +457,7 @@ test('coding, live annotations and a synchronized session', async (t) => {
     await C.page.getByRole('region', { name: 'Add feedback' }).waitFor();
     const { scroll, width } = await C.page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
     assert.ok(scroll <= width, `review page is ${scroll}px wide in a ${width}px window`);
-    await accessible(C.page, 'review (phone)');
+    await assertAccessible(C.page, 'review (phone)');
     await screenshot(C.page, 'review-10-phone');
   });
 

@@ -17,12 +17,11 @@
 // (field, page) cases it checked: "attack suite: stored XSS: N cases".
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { expectPage, launchBrowser, newPage, screenshot, startServer, steps } from './harness.mjs';
+import { expectPage, launchBrowser, makeLesson, newPage, screenshot, sleep, startServer, steps } from './harness.mjs';
 import { apiFor } from './api.mjs';
 
 /**
@@ -49,16 +48,7 @@ before(async () => {
   work = await mkdtemp(join(tmpdir(), 'filmroom-xss-e2e-'));
   clipFile = join(work, 'lesson.mp4');
   // Two seconds of picture without sound: quick to process, never captioned.
-  const ff = spawnSync(
-    'ffmpeg',
-    [
-      '-hide_banner', '-loglevel', 'error', '-y',
-      '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=10:duration=2',
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', clipFile,
-    ],
-    { encoding: 'utf8' },
-  );
-  assert.equal(ff.status, 0, `ffmpeg failed: ${ff.stderr}`);
+  makeLesson(clipFile, { size: '160x90', rate: 10, seconds: 2, tone: 0 });
   server = await startServer({ name: 'xss' });
   browser = await launchBrowser();
 });
@@ -72,7 +62,6 @@ after(async () => {
 /** openThread shows the replies of the one annotation on the review page. */
 const openThread = (page) => page.getByRole('button', { name: /^1 repl/ }).click();
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const { json, tusUpload } = apiFor(() => server.baseURL);
 
 /** open makes a browser page that records dialogs and CSP violations too. */
