@@ -129,6 +129,23 @@ func init() {
 		"long30.mp4": {make: gen(lavfi("testsrc2=s=320x240:r=30:d=30", "sine=d=30",
 			"-c:v", x264, "-preset", "ultrafast", "-c:a", "aac", "-shortest")...)},
 
+		// Fast-start inputs: High 10 (10-bit), sparse keyframes (one every
+		// 12 s), Baseline, 4:2:2, and a stereo AAC phone-style clip.
+		"high10.mp4": {make: gen(lavfi(vid320, sine3,
+			"-c:v", x264, "-preset", "ultrafast", "-pix_fmt", "yuv420p10le", "-c:a", "aac", "-shortest")...)},
+		"sparse_keyframes.mp4": {make: gen(lavfi("testsrc2=s=320x240:r=10:d=30", "sine=d=30",
+			"-c:v", x264, "-preset", "ultrafast", "-g", "120", "-keyint_min", "120", "-sc_threshold", "0",
+			"-c:a", "aac", "-shortest")...)},
+		"baseline.mp4": {make: gen(lavfi(vid320, sine3,
+			"-c:v", x264, "-preset", "ultrafast", "-profile:v", "baseline", "-c:a", "aac", "-shortest")...)},
+		"yuv422.mp4": {make: gen(lavfi(vid320, sine3,
+			"-c:v", x264, "-preset", "ultrafast", "-pix_fmt", "yuv422p", "-c:a", "aac", "-shortest")...)},
+		"phone.mp4": {make: gen(lavfi("testsrc2=s=640x360:r=30:d=12,noise=alls=20:allf=t", "sine=f=300:d=12",
+			"-c:v", x264, "-preset", "superfast", "-profile:v", "high", "-g", "60", "-c:a", "aac", "-ac", "2",
+			"-movflags", "+faststart", "-shortest")...)},
+		"mp3audio.mp4": {make: gen(lavfi(vid320, sine3,
+			"-c:v", x264, "-preset", "ultrafast", "-c:a", "libmp3lame", "-shortest")...)},
+
 		"empty.mp4": {make: func(dir, path string) error { return os.WriteFile(path, nil, 0o644) }},
 		"text.mp4": {make: func(dir, path string) error {
 			return os.WriteFile(path, []byte("These are my lesson notes, not a video.\n"), 0o644)

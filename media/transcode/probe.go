@@ -42,6 +42,15 @@ type Probe struct {
 	Rotation          int // clockwise degrees the player must rotate: 0, 90, 180 or 270
 	VideoCodec        string
 	AudioCodec        string
+	// VideoProfile and VideoLevel are the codec's profile ("High") and
+	// level (40 for 4.0); PixelFormat is the decoded format ("yuv420p").
+	// Fast start reads them to decide whether the source plays as it is.
+	VideoProfile string
+	VideoLevel   int
+	PixelFormat  string
+	// SquarePixels is false when the sample aspect ratio stretches frames.
+	SquarePixels bool
+	AudioProfile string // "LC", "HE-AAC"… for AAC
 	FrameRate         float64 // average frames per second of the video stream
 	VariableFrameRate bool
 	AudioChannels     int
@@ -63,6 +72,9 @@ type probeJSON struct {
 		Index             int               `json:"index"`
 		CodecType         string            `json:"codec_type"`
 		CodecName         string            `json:"codec_name"`
+		Profile           string            `json:"profile"`
+		Level             int               `json:"level"`
+		PixFmt            string            `json:"pix_fmt"`
 		Width             int               `json:"width"`
 		Height            int               `json:"height"`
 		SampleAspectRatio string            `json:"sample_aspect_ratio"`
@@ -192,10 +204,13 @@ func fromJSON(pj *probeJSON) *Probe {
 			p.videoIndex = s.Index
 			p.VideoCodec = s.CodecName
 			p.codedWidth, p.codedHeight = s.Width, s.Height
+			p.VideoProfile, p.VideoLevel, p.PixelFormat = s.Profile, s.Level, s.PixFmt
 			p.Rotation = rotationOf(s.Tags["rotate"], s.SideDataList)
 			w := float64(s.Width)
+			p.SquarePixels = true
 			if num, den, ok := parseRatio(s.SampleAspectRatio); ok && num > 0 && den > 0 && num != den {
 				w = w * float64(num) / float64(den)
+				p.SquarePixels = false
 			}
 			p.Width, p.Height = int(math.Round(w)), s.Height
 			if p.Rotation == 90 || p.Rotation == 270 {
@@ -218,6 +233,7 @@ func fromJSON(pj *probeJSON) *Probe {
 			p.HasAudio = true
 			p.audioIndex = s.Index
 			p.AudioCodec = s.CodecName
+			p.AudioProfile = s.Profile
 			p.AudioChannels = s.Channels
 			p.AudioSampleRate, _ = strconv.Atoi(s.SampleRate)
 		}
