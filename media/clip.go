@@ -101,6 +101,9 @@ type Clip struct {
 	GroupID                 string          `json:"group_id,omitempty"`
 	Audience                Audience        `json:"audience"`
 	Media                   json.RawMessage `json:"media"`
+	// Ladder says that the clip plays from one quick rendition while its
+	// full set of qualities is made; absent once that is done.
+	Ladder *Ladder `json:"ladder,omitempty"`
 	// MyAccess lists what the requesting user may do (view, annotate, host,
 	// edit, delete), so the web app shows only the controls that work.
 	MyAccess  []accounts.Action `json:"my_access"`
@@ -154,20 +157,24 @@ func NewClips(db *sqldb.DB, acc *accounts.Service, log *slog.Logger, now func() 
 const clipCols = `c.id, c.title, c.description, c.status, c.failure_code, c.failure_reason, c.progress, c.owner_id, u.name,
 	c.filename, c.size_bytes, c.sha256, c.duration_ms, c.width, c.height, c.has_video, c.has_audio, c.caption_status,
 	c.caption_progress, COALESCE(c.rubric_id, ''), c.reflect_first, COALESCE(c.group_id, ''), c.media_json, c.created_at, c.updated_at,
-	COALESCE(c.upload_id, ''), c.notice, c.lease_owner, c.lease_until`
+	COALESCE(c.upload_id, ''), c.notice, c.lease_owner, c.lease_until, c.start_path, c.ladder_state, c.ladder_progress`
 
 const clipFrom = ` FROM clips c JOIN users u ON u.id = c.owner_id`
 
 func (s *Clips) scanClip(row interface{ Scan(...any) error }) (Clip, error) {
 	var c Clip
-	var code, reason, media, leaseOwner string
+	var code, reason, media, leaseOwner, startPath, ladderState string
 	var created, updated, leaseUntil int64
+	var ladderProgress float64
 	err := row.Scan(&c.ID, &c.Title, &c.Description, &c.Status, &code, &reason, &c.Progress, &c.Owner.ID, &c.Owner.Name,
 		&c.Filename, &c.SizeBytes, &c.SHA256, &c.DurationMS, &c.Width, &c.Height, &c.HasVideo, &c.HasAudio, &c.CaptionStatus,
 		&c.CaptionProgress, &c.RubricID, &c.ReflectFirst, &c.GroupID, &media, &created, &updated, &c.UploadID,
-		&c.Notice, &leaseOwner, &leaseUntil)
+		&c.Notice, &leaseOwner, &leaseUntil, &startPath, &ladderState, &ladderProgress)
 	if err != nil {
 		return c, err
+	}
+	if ladderState != "" {
+		c.Ladder = &Ladder{State: ladderState, Progress: ladderProgress, Start: startPath}
 	}
 	if leaseOwner != "" && leaseOwner != leaseHandoff && leaseUntil < sqldb.Millis(s.now()) {
 		// The worker stopped renewing its lease and no sweeper has taken

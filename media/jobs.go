@@ -71,7 +71,7 @@ type JobsConfig struct {
 // survive restarts; a processing job whose worker died is retried within a
 // lease (see lease.go), other jobs are rescued by River after their timeout.
 type Jobs struct {
-	insert func(ctx context.Context, args river.JobArgs) (int64, error)
+	insert func(ctx context.Context, args river.JobArgs, at placement) (int64, error)
 	get    func(ctx context.Context, jobID int64) (*rivertype.JobRow, error)
 	cancel func(ctx context.Context, jobID int64) error
 	start  func(ctx context.Context) error
@@ -108,6 +108,7 @@ func NewJobs(ctx context.Context, db *sqldb.DB, cfg JobsConfig, p *Pipeline, cap
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &processWorker{p: p, timeout: cfg.Timeout, leases: ls, retryAfter: cfg.Lease / 3})
 	river.AddWorker(workers, &captionsWorker{cap: cap, timeout: cfg.Timeout})
+	river.AddWorker(workers, &ladderWorker{pw: &processWorker{p: p, timeout: cfg.Timeout, leases: ls, retryAfter: cfg.Lease / 3}})
 	rcfg := &river.Config{
 		Logger:               log.With("component", "river"),
 		Workers:              workers,
@@ -118,7 +119,12 @@ func NewJobs(ctx context.Context, db *sqldb.DB, cfg JobsConfig, p *Pipeline, cap
 		FetchCooldown:        100 * time.Millisecond,
 	}
 	if cfg.Workers > 0 {
-		rcfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
+		// Jobs that make a clip playable have their own queue, so a new
+		// upload never waits behind another clip's ladder or captions.
+		rcfg.Queues = map[string]river.QueueConfig{
+			QueuePlayable:   {MaxWorkers: cfg.Workers},
+			QueueBackground: {MaxWorkers: cfg.Workers},
+		}
 	}
 	switch db.Dialect {
 	case sqldb.SQLite:
@@ -166,8 +172,8 @@ func newJobs[TTx any](driver riverdriver.Driver[TTx], cfg *river.Config, closeFn
 		return nil, fmt.Errorf("job queue: %w", err)
 	}
 	return &Jobs{
-		insert: func(ctx context.Context, args river.JobArgs) (int64, error) {
-			res, err := client.Insert(ctx, args, &river.InsertOpts{MaxAttempts: maxAttempts,
+		insert: func(ctx context.Context, args river.JobArgs, at placement) (int64, error) {
+			res, err := client.Insert(ctx, args, &river.InsertOpts{MaxAttempts: maxAttempts, Queue: at.queue, Priority: at.priority,
 				UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
 					rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled}}})
 			if err != nil {
@@ -199,19 +205,19 @@ func newJobs[TTx any](driver riverdriver.Driver[TTx], cfg *river.Config, closeFn
 // EnqueueProcess queues processing of a clip (once: a clip already queued
 // or running is not queued again).
 func (j *Jobs) EnqueueProcess(ctx context.Context, clipID string) error {
-	_, err := j.insert(ctx, ProcessArgs{ClipID: clipID})
+	_, err := j.insert(ctx, ProcessArgs{ClipID: clipID}, j.playable(ctx, clipID))
 	return err
 }
 
 // EnqueueCaptions queues captioning of a clip.
 func (j *Jobs) EnqueueCaptions(ctx context.Context, clipID string) error {
-	_, err := j.insert(ctx, CaptionsArgs{ClipID: clipID})
+	_, err := j.insert(ctx, CaptionsArgs{ClipID: clipID}, j.background(ctx, clipID))
 	return err
 }
 
 // EnqueueCaptionsAgain queues captioning of a clip that a person asked for.
 func (j *Jobs) EnqueueCaptionsAgain(ctx context.Context, clipID string) error {
-	_, err := j.insert(ctx, CaptionsArgs{ClipID: clipID, Request: id.New()})
+	_, err := j.insert(ctx, CaptionsArgs{ClipID: clipID, Request: id.New()}, j.background(ctx, clipID))
 	return err
 }
 
@@ -306,7 +312,8 @@ func (j *Jobs) retry(ctx context.Context, e expiredLease) error {
 			return j.leases.drop(ctx, e.clipID)
 		}
 	}
-	jobID, err := j.insert(ctx, ProcessArgs{ClipID: e.clipID, Retry: id.New()})
+	args, at := j.retryJob(ctx, e.clipID)
+	jobID, err := j.insert(ctx, args, at)
 	if err != nil {
 		// The handoff runs out in one lease and the next sweep queues again.
 		return fmt.Errorf("queue retry of clip %s: %w", e.clipID, err)
@@ -341,7 +348,20 @@ func unavailable(err error) bool {
 func (w *processWorker) Timeout(*river.Job[ProcessArgs]) time.Duration { return w.timeout }
 
 func (w *processWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) error {
-	clipID, token := job.Args.ClipID, id.New()
+	return w.work(ctx, job.Args.ClipID, jobInfo{ID: job.ID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts, CreatedAt: job.CreatedAt})
+}
+
+// jobInfo is what work needs of a River job, whatever its arguments.
+type jobInfo struct {
+	ID                   int64
+	Attempt, MaxAttempts int
+	CreatedAt            time.Time
+}
+
+// work runs the pipeline for the clip under its lease: whichever step the
+// clip is at (making it playable, or its full ladder).
+func (w *processWorker) work(ctx context.Context, clipID string, job jobInfo) error {
+	token := id.New()
 	held, err := w.leases.claim(ctx, clipID, token, job.ID)
 	if err != nil {
 		return err
@@ -373,7 +393,7 @@ func (w *processWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 	}
 	if errors.Is(err, apperr.ErrInsufficientStorage) {
 		// Nothing was started; wait for space without using up attempts.
-		w.p.Log.Warn("Not enough disk space to process a clip; trying again later.", "clip_id", job.Args.ClipID, "error", err)
+		w.p.Log.Warn("Not enough disk space to process a clip; trying again later.", "clip_id", clipID, "error", err)
 		return river.JobSnooze(SpaceRetry)
 	}
 	if unavailable(err) && time.Since(job.CreatedAt) < maxUnavailableWait {
@@ -388,11 +408,11 @@ func (w *processWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 	}
 	if job.Attempt >= job.MaxAttempts {
 		reason := "We could not process this video after several tries. Try uploading it again; if it fails again, export it as MP4 (H.264) first."
-		if ferr := w.p.Fail(context.WithoutCancel(ctx), job.Args.ClipID, "processing_failed", reason); ferr != nil {
+		if ferr := w.p.Fail(context.WithoutCancel(ctx), clipID, "processing_failed", reason); ferr != nil {
 			err = errors.Join(err, ferr)
 		}
 	}
-	w.p.Log.Warn("Processing attempt failed.", "clip_id", job.Args.ClipID, "attempt", job.Attempt, "max_attempts", job.MaxAttempts, "error", err)
+	w.p.Log.Warn("Processing attempt failed.", "clip_id", clipID, "attempt", job.Attempt, "max_attempts", job.MaxAttempts, "error", err)
 	return err
 }
 

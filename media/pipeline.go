@@ -7,13 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/filmroom/filmroom/accounts"
 	"github.com/filmroom/filmroom/internal/apperr"
@@ -214,7 +211,18 @@ func (p *Pipeline) setStatus(ctx context.Context, clipID string, st Status, prog
 
 // Fail marks a clip failed with a reason a person can act on.
 func (p *Pipeline) Fail(ctx context.Context, clipID, code, reason string) error {
-	_, err := p.Clips.db.Writer().Exec(ctx, `UPDATE clips SET status = ?, failure_code = ?, failure_reason = ?, notice = '', updated_at = ? WHERE id = ?`,
+	// A clip that plays from its quick rendition stays playable: only its
+	// ladder failed, and it keeps the rendition it has.
+	kept, err := p.Clips.db.Writer().Exec(ctx, `UPDATE clips SET ladder_state = ?, notice = '', updated_at = ?
+		WHERE id = ? AND ladder_state = ? AND status IN (?, ?)`, LadderFailed, sqldb.Millis(p.Clips.now()), clipID, LadderPending, StatusReady, StatusCaptioning)
+	if err != nil {
+		return fmt.Errorf("mark ladder of clip %s failed: %w", clipID, err)
+	}
+	if n, err := kept.RowsAffected(); err == nil && n > 0 {
+		p.Log.Warn("The ladder of a playable clip failed; it stays playable from its quick rendition.", "clip_id", clipID, "code", code, "reason", reason)
+		return nil
+	}
+	_, err = p.Clips.db.Writer().Exec(ctx, `UPDATE clips SET status = ?, failure_code = ?, failure_reason = ?, notice = '', updated_at = ? WHERE id = ?`,
 		StatusFailed, code, reason, sqldb.Millis(p.Clips.now()), clipID)
 	if err != nil {
 		return fmt.Errorf("mark clip %s failed: %w", clipID, err)
@@ -275,6 +283,9 @@ func (p *Pipeline) process(ctx context.Context, clipID, token string) error {
 	if err != nil {
 		return err
 	}
+	if c.Ladder != nil && c.Ladder.State == LadderPending && (c.Status == StatusReady || c.Status == StatusCaptioning) {
+		return p.buildLadder(ctx, c, token)
+	}
 	if c.Status == StatusReady || c.Status == StatusCaptioning || c.Status == StatusFailed {
 		return nil // a retried job that already finished
 	}
@@ -313,33 +324,24 @@ func (p *Pipeline) process(ctx context.Context, clipID, token string) error {
 	if err != nil {
 		return fmt.Errorf("probe clip %s: %w", clipID, err)
 	}
+	if fast, err := p.startFast(ctx, clipID, token, work, src, probe); fast || err != nil {
+		return err
+	}
 	if err := p.setStatus(ctx, clipID, StatusTranscoding, 0); err != nil {
 		return err
 	}
 	out := filepath.Join(work, "out")
-	var mu sync.Mutex
-	last := time.Time{}
-	opts := p.Options
-	opts.Logger = p.Log.With("clip_id", clipID)
-	res, err := transcode.Transcode(ctx, src, out, probe, opts, func(pct float64) {
-		mu.Lock()
-		defer mu.Unlock()
-		if time.Since(last) < time.Second && pct < 100 {
-			return
-		}
-		last = time.Now()
-		// Progress is best effort: a failed update must not fail the job.
-		_, _ = p.Clips.db.Writer().Exec(ctx, `UPDATE clips SET progress = ? WHERE id = ?`, pct, clipID)
-	})
-	if rej, ok := transcode.AsRejection(err); ok {
-		if ferr := p.Fail(ctx, clipID, rej.Code, rej.Reason); ferr != nil {
-			return ferr
-		}
-		return fmt.Errorf("process clip %s: %w: %w", clipID, ErrRejected, err)
-	}
+	res, err := p.encode(ctx, clipID, src, out, probe, p.Options, `UPDATE clips SET progress = ? WHERE id = ?`)
 	if err != nil {
-		return fmt.Errorf("transcode clip %s: %w", clipID, err)
+		return err
 	}
+	return p.publish(ctx, clipID, token, out, res, "")
+}
+
+// publish stores what a transcode wrote as the clip's media, marks the
+// clip ready and queues its captions. start is how it became playable
+// ("copy" or "preview", whose ladder is still to come; "" for the ladder).
+func (p *Pipeline) publish(ctx context.Context, clipID, token, out string, res *transcode.Result, start string) error {
 	if err := p.holds(ctx, clipID, token); err != nil {
 		return err
 	}
@@ -347,40 +349,24 @@ func (p *Pipeline) process(ctx context.Context, clipID, token string) error {
 	if err := p.Store.DeletePrefix(ctx, mediaKey(clipID, "")); err != nil {
 		return fmt.Errorf("clear old media of clip %s: %w", clipID, err)
 	}
-	err = filepath.WalkDir(out, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(out, path)
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		st, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		return p.Store.Put(ctx, mediaKey(clipID, filepath.ToSlash(rel)), f, st.Size(), "")
-	})
-	if err != nil {
-		return fmt.Errorf("store media of clip %s: %w", clipID, err)
+	if err := p.storeDir(ctx, clipID, out); err != nil {
+		return err
 	}
-	info := MediaInfo{Master: res.Master, MP4: res.MP4, Poster: res.Poster, Sprite: res.Sprite, Thumbnails: res.SpriteVTT,
-		Waveform: res.Waveform, FrameRate: res.FrameRate, Renditions: []RenditionInfo{}}
-	for _, r := range res.Renditions {
-		info.Renditions = append(info.Renditions, RenditionInfo{Name: r.Name, Width: r.Width, Height: r.Height, Bandwidth: r.Bandwidth, Playlist: r.Playlist})
-	}
-	mediaJSON, _ := json.Marshal(info)
+	mediaJSON, _ := json.Marshal(mediaInfo(res))
 	captionStatus, captionReason := CaptionPending, ""
 	if !res.HasAudio {
 		captionStatus, captionReason = CaptionNone, noSoundReason
 	}
+	ladder := ""
+	if start != "" {
+		ladder = LadderPending
+	}
 	done, err := p.Clips.db.Writer().Exec(ctx, `UPDATE clips SET status = ?, progress = 100, duration_ms = ?, width = ?, height = ?,
-		has_video = ?, has_audio = ?, media_json = ?, caption_status = ?, caption_reason = ?, failure_code = '', failure_reason = '', notice = '', updated_at = ?
+		has_video = ?, has_audio = ?, media_json = ?, caption_status = ?, caption_reason = ?, failure_code = '', failure_reason = '', notice = '',
+		start_path = ?, ladder_state = ?, ladder_progress = 0, updated_at = ?
 		WHERE id = ? AND (? = '' OR lease_owner = ?)`,
 		StatusReady, res.Duration.Milliseconds(), res.Width, res.Height, res.HasVideo, res.HasAudio, string(mediaJSON), captionStatus, captionReason,
-		sqldb.Millis(p.Clips.now()), clipID, token, token)
+		start, ladder, sqldb.Millis(p.Clips.now()), clipID, token, token)
 	if err != nil {
 		return fmt.Errorf("mark clip %s ready: %w", clipID, err)
 	}
@@ -395,7 +381,7 @@ func (p *Pipeline) process(ctx context.Context, clipID, token string) error {
 			return fmt.Errorf("mark clip %s ready: %w", clipID, errLeaseLost)
 		}
 	}
-	p.Log.Info("Clip ready.", "clip_id", clipID, "duration_ms", res.Duration.Milliseconds(), "renditions", len(res.Renditions))
+	p.Log.Info("Clip ready.", "clip_id", clipID, "duration_ms", res.Duration.Milliseconds(), "renditions", len(res.Renditions), "start", start)
 	if res.HasAudio && p.Queue != nil {
 		if err := p.Queue.EnqueueCaptions(ctx, clipID); err != nil {
 			p.Log.Warn("Could not queue captions.", "clip_id", clipID, "error", err)

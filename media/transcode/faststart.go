@@ -203,7 +203,7 @@ func PackageSource(ctx context.Context, in, outDir string, p *Probe, opt Options
 		"elapsed_s", time.Since(started).Seconds(), "duration_s", mp.Duration().Seconds())
 	return &Result{Duration: mp.Duration(), Width: w, Height: h, HasVideo: true, HasAudio: p.HasAudio,
 		Renditions: []Rendition{{Name: SourceRendition, Width: w, Height: h, Bandwidth: peak, Playlist: uri}},
-		Master: masterName, Poster: posterName, FrameRate: p.FrameRate}, nil
+		Master:     masterName, Poster: posterName, FrameRate: p.FrameRate}, nil
 }
 
 // aacCodec is the RFC 6381 codec string of an AAC profile.

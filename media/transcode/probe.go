@@ -34,14 +34,14 @@ const allowedDemuxers = "mov,mp4,m4a,3gp,matroska,webm,avi,mpegts,mpeg,asf,flv,m
 // transcoding need. Width and Height are the display size: after applying
 // the rotation metadata and the sample aspect ratio, as a viewer sees it.
 type Probe struct {
-	Duration          time.Duration
-	HasVideo          bool
-	HasAudio          bool
-	Width             int
-	Height            int
-	Rotation          int // clockwise degrees the player must rotate: 0, 90, 180 or 270
-	VideoCodec        string
-	AudioCodec        string
+	Duration   time.Duration
+	HasVideo   bool
+	HasAudio   bool
+	Width      int
+	Height     int
+	Rotation   int // clockwise degrees the player must rotate: 0, 90, 180 or 270
+	VideoCodec string
+	AudioCodec string
 	// VideoProfile and VideoLevel are the codec's profile ("High") and
 	// level (40 for 4.0); PixelFormat is the decoded format ("yuv420p").
 	// Fast start reads them to decide whether the source plays as it is.
@@ -49,8 +49,8 @@ type Probe struct {
 	VideoLevel   int
 	PixelFormat  string
 	// SquarePixels is false when the sample aspect ratio stretches frames.
-	SquarePixels bool
-	AudioProfile string // "LC", "HE-AAC"… for AAC
+	SquarePixels      bool
+	AudioProfile      string  // "LC", "HE-AAC"… for AAC
 	FrameRate         float64 // average frames per second of the video stream
 	VariableFrameRate bool
 	AudioChannels     int
