@@ -285,10 +285,15 @@ func (p *Pipeline) buildLadder(ctx context.Context, c Clip, token string) error 
 		return err
 	}
 	info := mediaInfo(res)
+	switched := int64(0)
 	err = p.Clips.db.Tx(ctx, func(q sqldb.Q) error {
 		// Lock the row first: the captions job edits the same JSON.
-		if _, err := q.Exec(ctx, `UPDATE clips SET ladder_progress = 100 WHERE id = ?`, clipID); err != nil {
+		lock, err := q.Exec(ctx, `UPDATE clips SET ladder_progress = 100 WHERE id = ?`, clipID)
+		if err != nil {
 			return err
+		}
+		if n, err := lock.RowsAffected(); err != nil || n == 0 {
+			return err // deleted meanwhile
 		}
 		var raw string
 		if err := q.QueryRow(ctx, `SELECT media_json FROM clips WHERE id = ?`, clipID).Scan(&raw); err != nil {
@@ -307,18 +312,25 @@ func (p *Pipeline) buildLadder(ctx context.Context, c Clip, token string) error 
 			}
 		}
 		b, _ = json.Marshal(merged)
-		_, err := q.Exec(ctx, `UPDATE clips SET media_json = ?, ladder_state = '', ladder_progress = 100, width = ?, height = ?, updated_at = ?
+		res, err := q.Exec(ctx, `UPDATE clips SET media_json = ?, ladder_state = '', ladder_progress = 100, width = ?, height = ?, updated_at = ?
 			WHERE id = ? AND (? = '' OR lease_owner = ?)`, string(b), res.Width, res.Height, sqldb.Millis(p.Clips.now()), clipID, token, token)
+		if err != nil {
+			return err
+		}
+		switched, err = res.RowsAffected()
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("switch clip %s to its ladder: %w", clipID, err)
 	}
-	if err := p.stillThere(ctx, clipID); err != nil {
-		if errors.Is(err, ErrClipDeleted) {
-			return nil
+	if switched == 0 {
+		if err := p.stillThere(ctx, clipID); err != nil {
+			if errors.Is(err, ErrClipDeleted) {
+				return nil
+			}
+			return err
 		}
-		return err
+		return fmt.Errorf("switch clip %s to its ladder: %w", clipID, errLeaseLost)
 	}
 	// Players still on the quick rendition switch at their next master
 	// reload; the web app does it when the clip's ladder completes.
