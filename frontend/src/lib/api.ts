@@ -167,6 +167,12 @@ export interface Clip {
   audience: { users: Array<{ id: string; name: string }>; groups: Array<{ id: string; name: string }>; emails?: string[] };
   /** media is null or {} before processing finishes. */
   media: ClipMedia | null;
+  /**
+   * ladder is present while a playable clip's full set of qualities is
+   * still being made: it plays meanwhile from its own recording ("copy")
+   * or a small preview; the master playlist gains the ladder when done.
+   */
+  ladder?: { state: 'pending' | 'failed'; progress: number; start: 'copy' | 'preview' };
   /** my_access is filled by the single-clip calls (clip, updateClip, setAudience), not by lists. */
   my_access?: ClipAction[];
   created_at: string;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { User } from './api';
 import { clipFixture } from './clipFixture';
-import { ARRIVAL_WINDOW_MS, awaitingClips, canDelete, captionsBusy, failureAdvice, filterAndSort, isProcessing, statusLabel } from './library';
+import { ARRIVAL_WINDOW_MS, awaitingClips, canDelete, captionsBusy, failureAdvice, filterAndSort, isProcessing, ladderBusy, statusLabel } from './library';
 
 const clip = clipFixture;
 
@@ -95,5 +95,18 @@ describe('captionsBusy', () => {
     ['failed', 'pending', false],
   ] as const)('a %s clip with captions %s: %s', (status, captions, want) => {
     expect(captionsBusy(clip({ status, caption_status: captions }))).toBe(want);
+  });
+});
+
+describe('ladderBusy', () => {
+  it.each([
+    ['ready', 'pending', true],
+    ['captioning', 'pending', false], // the older state name is not used for fast start
+    ['ready', 'failed', false],
+    ['ready', undefined, false],
+    ['transcoding', 'pending', false],
+  ] as const)('a %s clip with its ladder %s: %s', (status, state, want) => {
+    const ladder = state ? { state, progress: 40, start: 'copy' as const } : undefined;
+    expect(ladderBusy(clip({ status, ladder }))).toBe(want);
   });
 });

@@ -31,6 +31,15 @@ export function captionsBusy(c: Pick<Clip, 'status' | 'caption_status'>): boolea
   return c.status === 'ready' && (c.caption_status === 'pending' || c.caption_status === 'running');
 }
 
+/**
+ * ladderBusy is true while a playable clip's other qualities are still
+ * being made: the library and the review page keep asking, and the player
+ * switches to the full set when it is done.
+ */
+export function ladderBusy(c: Pick<Clip, 'status' | 'ladder'>): boolean {
+  return c.status === 'ready' && c.ladder?.state === 'pending';
+}
+
 /** statusLabel is the word shown on a clip's badge. */
 export function statusLabel(s: ClipStatus): string {
   return t(`library.status.${s}` as MessageKey);

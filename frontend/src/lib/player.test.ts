@@ -225,6 +225,20 @@ describe('PlayerController', () => {
     expect(c.state.error).toBe('network');
   });
 
+  it('switches to a new master playlist where it is, and later recoveries use it', async () => {
+    const { c, video, el, created } = setup();
+    await c.attach(el, '/api/v1/clips/c1/media/master.m3u8');
+    const hls = created[0];
+    video.currentTime = 42;
+    c.switchSource('/api/v1/clips/c1/media/master.m3u8?v=2');
+    expect(hls.source).toBe('/api/v1/clips/c1/media/master.m3u8?v=2');
+    expect(hls.startPositions.at(-1)).toBe(42);
+    hls.source = '';
+    hls.emit('error', { fatal: true, type: 'networkError', response: { code: 403 } });
+    expect(hls.source).toBe('/api/v1/clips/c1/media/master.m3u8?v=2');
+    expect(created).toHaveLength(1);
+  });
+
   it('fetches fresh media links when a signed link has expired, and goes on where it was', async () => {
     const { c, video, el, created } = setup();
     await c.attach(el, '/api/v1/clips/c1/media/master.m3u8');

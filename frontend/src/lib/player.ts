@@ -252,6 +252,8 @@ export class PlayerController {
   #cleanup: Array<() => void> = [];
   #opts: PlayerOptions;
   #recoveries = 0;
+  /** #src is the master playlist in use (switchSource changes it). */
+  #src = '';
   #destroyed = false;
   /** onHelp runs when the "?" shortcut asks for the shortcut list. */
   onHelp: (() => void) | null = null;
@@ -324,6 +326,7 @@ export class PlayerController {
     this.#detach(); // a remounted player attaches again
     this.#destroyed = false;
     this.#recoveries = 0;
+    this.#src = src;
     this.#video = video;
     this.#container = container ?? video;
     this.#listen(video);
@@ -342,6 +345,30 @@ export class PlayerController {
       return;
     }
     this.#set({ error: this.#opts.messages.unsupported });
+  }
+
+  /**
+   * switchSource loads a changed master playlist (the clip's full set of
+   * qualities arrived) and goes on at the same instant, playing or paused
+   * as before.
+   */
+  switchSource(src: string): void {
+    const video = this.#video;
+    if (!video) return;
+    const at = video.currentTime;
+    const paused = video.paused;
+    this.#src = src;
+    if (this.#hls) {
+      this.#hls.loadSource(src);
+      this.#hls.startLoad(at);
+      return;
+    }
+    video.src = src;
+    const resume = () => {
+      video.currentTime = at;
+      if (!paused) void video.play().catch(() => {});
+    };
+    video.addEventListener('loadedmetadata', resume, { once: true });
   }
 
   #useHls(mod: HlsModule, video: HTMLVideoElement, src: string): void {
@@ -377,7 +404,7 @@ export class PlayerController {
       if (this.#recoveries < 3 && data.type === Hls.ErrorTypes.NETWORK_ERROR && data.response?.code === 403) {
         this.#recoveries++;
         const at = video.currentTime;
-        hls.loadSource(src);
+        hls.loadSource(this.#src);
         hls.startLoad(at);
         return;
       }
