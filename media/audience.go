@@ -110,6 +110,9 @@ func (s *Clips) SetAudience(ctx context.Context, a accounts.Actor, clipID string
 	if err != nil {
 		return c, err
 	}
+	if err := c.checkShare(in); err != nil {
+		return c, err
+	}
 	if len(in.UserIDs)+len(in.Emails) > MaxAudiencePeople || len(in.GroupIDs) > 100 {
 		return c, apperr.Invalid("audience", "share with at most %d people and 100 groups in one go; use groups for larger audiences", MaxAudiencePeople)
 	}

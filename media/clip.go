@@ -19,6 +19,7 @@ import (
 	"github.com/filmroom/filmroom/internal/id"
 	"github.com/filmroom/filmroom/internal/sqldb"
 	"github.com/filmroom/filmroom/internal/textcheck"
+	"github.com/filmroom/filmroom/privacy/policy"
 )
 
 // Status is where a clip is on its way from upload to playback.
@@ -102,9 +103,14 @@ type Clip struct {
 	Media                   json.RawMessage `json:"media"`
 	// MyAccess lists what the requesting user may do (view, annotate, host,
 	// edit, delete), so the web app shows only the controls that work.
-	MyAccess  []accounts.Action `json:"my_access"`
-	CreatedAt time.Time         `json:"created_at"`
-	UpdatedAt time.Time         `json:"updated_at"`
+	MyAccess []accounts.Action `json:"my_access"`
+	// Privacy is the clip's consent, download and sharing state, and
+	// Retention when the retention policy deletes it (consent.go).
+	Privacy   ClipPrivacy `json:"privacy"`
+	Retention *Retention  `json:"retention,omitempty"`
+	CreatedAt time.Time   `json:"created_at"`
+	UpdatedAt time.Time   `json:"updated_at"`
+	dates     policy.ClipDates
 }
 
 // Access returns the facts the policy decides on.
@@ -114,6 +120,10 @@ func (c Clip) Access() accounts.ClipAccess {
 		a.UserIDs = append(a.UserIDs, u.ID)
 	}
 	a.UserIDs = append(a.UserIDs, c.Audience.emailUsers...)
+	if c.Privacy.SharingPaused {
+		// Only the owner and the coaches of its groups (see can).
+		a.UserIDs = nil
+	}
 	for _, g := range c.Audience.Groups {
 		a.GroupIDs = append(a.GroupIDs, g.ID)
 	}
@@ -140,6 +150,8 @@ type Clips struct {
 	// Audit records views, downloads, shares and deletions (audit.Nop
 	// until the server wires the privacy log).
 	Audit audit.Recorder
+	// Policy is the site's privacy policy (nil: policy.Default()).
+	Policy PolicySource
 }
 
 // NewClips returns the clip service.
@@ -153,18 +165,19 @@ func NewClips(db *sqldb.DB, acc *accounts.Service, log *slog.Logger, now func() 
 const clipCols = `c.id, c.title, c.description, c.status, c.failure_code, c.failure_reason, c.progress, c.owner_id, u.name,
 	c.filename, c.size_bytes, c.sha256, c.duration_ms, c.width, c.height, c.has_video, c.has_audio, c.caption_status,
 	c.caption_progress, COALESCE(c.rubric_id, ''), c.reflect_first, COALESCE(c.group_id, ''), c.media_json, c.created_at, c.updated_at,
-	COALESCE(c.upload_id, ''), c.notice, c.lease_owner, c.lease_until`
+	COALESCE(c.upload_id, ''), c.notice, c.lease_owner, c.lease_until, ` + privacyCols
 
 const clipFrom = ` FROM clips c JOIN users u ON u.id = c.owner_id`
 
 func (s *Clips) scanClip(row interface{ Scan(...any) error }) (Clip, error) {
 	var c Clip
 	var code, reason, media, leaseOwner string
-	var created, updated, leaseUntil int64
+	var created, updated, leaseUntil, consentAt, keepUntil, deleteOn int64
 	err := row.Scan(&c.ID, &c.Title, &c.Description, &c.Status, &code, &reason, &c.Progress, &c.Owner.ID, &c.Owner.Name,
 		&c.Filename, &c.SizeBytes, &c.SHA256, &c.DurationMS, &c.Width, &c.Height, &c.HasVideo, &c.HasAudio, &c.CaptionStatus,
 		&c.CaptionProgress, &c.RubricID, &c.ReflectFirst, &c.GroupID, &media, &created, &updated, &c.UploadID,
-		&c.Notice, &leaseOwner, &leaseUntil)
+		&c.Notice, &leaseOwner, &leaseUntil, &c.Privacy.StudentsVisible, &c.Privacy.ConsentOnFile, &c.Privacy.ConsentNote,
+		&consentAt, &c.Privacy.DownloadsAllowed, &keepUntil, &deleteOn)
 	if err != nil {
 		return c, err
 	}
@@ -178,6 +191,7 @@ func (s *Clips) scanClip(row interface{ Scan(...any) error }) (Clip, error) {
 	}
 	c.Media = json.RawMessage(media)
 	c.CreatedAt, c.UpdatedAt = sqldb.Time(created), sqldb.Time(updated)
+	c.scanPrivacy(consentAt, keepUntil, deleteOn)
 	c.Audience = Audience{Users: []Person{}, Groups: []GroupRef{}}
 	c.FeedbackAfterReflection = c.ReflectFirst
 	return c, nil
@@ -195,7 +209,7 @@ func (s *Clips) get(ctx context.Context, clipID string) (Clip, error) {
 	if err := s.loadAudience(ctx, []*Clip{&c}); err != nil {
 		return c, err
 	}
-	return c, nil
+	return c, s.applyPolicy(ctx, &c)
 }
 
 // getForViewer is get plus the viewer's group memberships, in two queries
@@ -249,7 +263,7 @@ func (s *Clips) getForViewer(ctx context.Context, clipID, userID string) (Clip, 
 		return c, nil, fmt.Errorf("read audience of clip %s: %w", clipID, err)
 	}
 	slices.Sort(c.Audience.Emails) // rows came ordered by account, which must not show
-	return c, m, nil
+	return c, m, s.applyPolicy(ctx, &c)
 }
 
 var allActions = []accounts.Action{accounts.ClipView, accounts.ClipAnnotate, accounts.ClipHost, accounts.ClipEdit, accounts.ClipDelete}
@@ -265,11 +279,10 @@ func (s *Clips) Authorize(ctx context.Context, a accounts.Actor, act accounts.Ac
 		return c, err
 	}
 	c.forViewer(a, m)
-	access := c.Access()
-	if accounts.CanClip(a, m, act, access) {
+	if c.can(a, m, act) {
 		return c, nil
 	}
-	if !accounts.CanClip(a, m, accounts.ClipView, access) {
+	if !c.can(a, m, accounts.ClipView) {
 		return Clip{}, apperr.NotFound("clip")
 	}
 	return Clip{}, apperr.Forbidden("you may view this clip but not " + describe(act) + " it")
@@ -278,19 +291,19 @@ func (s *Clips) Authorize(ctx context.Context, a accounts.Actor, act accounts.Ac
 // forViewer fills what the viewer may do and hides what only the owner
 // may see.
 func (c *Clip) forViewer(a accounts.Actor, m accounts.Memberships) {
-	access := c.Access()
 	c.MyAccess = nil
 	for _, x := range allActions {
-		if accounts.CanClip(a, m, x, access) {
+		if c.can(a, m, x) {
 			c.MyAccess = append(c.MyAccess, x)
 		}
 	}
 	if a.UserID != c.Owner.ID {
 		c.UploadID = ""
 	}
-	if !accounts.CanClip(a, m, accounts.ClipEdit, access) {
+	if !c.can(a, m, accounts.ClipEdit) {
 		c.Audience.Emails = nil
 	}
+	c.privacyForViewer(a, c.can(a, m, accounts.ClipEdit))
 }
 
 func describe(act accounts.Action) string {
@@ -364,14 +377,23 @@ func (s *Clips) List(ctx context.Context, a accounts.Actor, scope Scope, groupID
 	if err := s.loadAudience(ctx, ptrs); err != nil {
 		return nil, err
 	}
+	if err := s.applyPolicy(ctx, ptrs...); err != nil {
+		return nil, err
+	}
 	m, err := s.acc.Memberships(ctx, a.UserID)
 	if err != nil {
 		return nil, err
 	}
+	// The query matched the audience; the policy may still hold a clip
+	// back from it (consent.go).
+	visible := out[:0]
 	for i := range out {
-		out[i].forViewer(a, m)
+		if out[i].can(a, m, accounts.ClipView) {
+			out[i].forViewer(a, m)
+			visible = append(visible, out[i])
+		}
 	}
-	return out, nil
+	return visible, nil
 }
 
 // VisibleOwnedBy lists the playable clips of one owner that the actor may
@@ -403,13 +425,16 @@ func (s *Clips) VisibleOwnedBy(ctx context.Context, a accounts.Actor, ownerID st
 	if err := s.loadAudience(ctx, ptrs); err != nil {
 		return nil, err
 	}
+	if err := s.applyPolicy(ctx, ptrs...); err != nil {
+		return nil, err
+	}
 	m, err := s.acc.Memberships(ctx, a.UserID)
 	if err != nil {
 		return nil, err
 	}
 	out := []Clip{}
 	for _, c := range all {
-		if accounts.CanClip(a, m, accounts.ClipView, c.Access()) {
+		if c.can(a, m, accounts.ClipView) {
 			out = append(out, c)
 		}
 	}
@@ -425,6 +450,9 @@ type NewClip struct {
 	SizeBytes   int64
 	UploadID    string
 	GroupID     string
+	// Consent is what the owner said at upload (zero: students visible
+	// unknown, no consent on file).
+	Consent ConsentInput
 }
 
 // cleanTitle trims a title and, for titles made from file names (which a
@@ -476,6 +504,9 @@ func (s *Clips) Create(ctx context.Context, a accounts.Actor, n NewClip) (Clip, 
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, clipID, a.UserID, n.Title, n.Description, StatusUploading, upload,
 			cleanTitle(n.Filename), n.ContentType, n.SizeBytes, group, now, now); err != nil {
 			return fmt.Errorf("create clip: %w", err)
+		}
+		if err := storeConsent(ctx, q, clipID, n.Consent, now); err != nil {
+			return err
 		}
 		if n.GroupID != "" {
 			if _, err := q.Exec(ctx, `INSERT INTO clip_audience_groups (clip_id, group_id) VALUES (?, ?)`, clipID, n.GroupID); err != nil {
