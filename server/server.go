@@ -70,7 +70,7 @@ type Server struct {
 	// Policy is the site's privacy policy (consent, downloads, retention).
 	Policy    *policy.Store
 	retention *retentionJob
-	now        func() time.Time
+	now       func() time.Time
 }
 
 // New builds every service and the HTTP handler. It does not listen; call
