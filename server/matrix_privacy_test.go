@@ -125,7 +125,9 @@ func TestAttackPrivacyInput(t *testing.T) {
 	var c struct {
 		Clip struct {
 			Privacy   map[string]any
-			Retention struct{ KeptUntil *time.Time `json:"kept_until"` }
+			Retention struct {
+				KeptUntil *time.Time `json:"kept_until"`
+			}
 		}
 	}
 	w.do(w.people["owner"], "GET", "/api/v1/clips/"+w.clip, "").json(t, &c)
@@ -179,7 +181,9 @@ func TestDownloadsNeedSiteAndClip(t *testing.T) {
 		}
 	}
 	expect("by default", 403, "downloads are turned off for this site")
-	var c struct{ Clip struct{ Privacy map[string]any } }
+	var c struct {
+		Clip struct{ Privacy map[string]any }
+	}
 	w.postJSON("owner", "PUT", "/api/v1/clips/"+w.clip+"/privacy", `{"downloads_allowed":true}`, &c)
 	if c.Clip.Privacy["can_download"] != false || c.Clip.Privacy["downloads_allowed"] != true {
 		t.Errorf("clip switch alone: %v", c.Clip.Privacy)
@@ -247,7 +251,9 @@ func TestConsentPolicyOverHTTP(t *testing.T) {
 	if up := w.doWith(w.people["owner"], "POST", "/api/v1/uploads", "", map[string]string{"Tus-Resumable": "1.0.0", "Upload-Length": "5", "Upload-Metadata": meta}); up.status != 400 {
 		t.Errorf("upload with students visible maybe: %d %s", up.status, up.body)
 	}
-	var c struct{ Clip struct{ Privacy map[string]any } }
+	var c struct {
+		Clip struct{ Privacy map[string]any }
+	}
 	w.postJSON("owner", "PUT", "/api/v1/clips/"+w.clip+"/privacy", `{"students_visible":"yes","consent_on_file":true,"consent_note":"Forms in the office"}`, &c)
 	if c.Clip.Privacy["sharing_paused"] != false || c.Clip.Privacy["consent_note"] != "Forms in the office" {
 		t.Errorf("after consent: %v", c.Clip.Privacy)
@@ -281,7 +287,11 @@ func TestRetentionOverHTTP(t *testing.T) {
 		}
 	}
 	w.postJSON("admin", "PUT", "/api/v1/admin/privacy", `{"retention":{"mode":"days","days":30,"warn_days":0,"allow_keep":true,"max_keep_days":30}}`, nil)
-	var rep struct{ Deleted, Warned []struct{ ClipID string `json:"clip_id"` } }
+	var rep struct {
+		Deleted, Warned []struct {
+			ClipID string `json:"clip_id"`
+		}
+	}
 	w.postJSON("admin", "POST", "/api/v1/admin/privacy/retention/run", "", &rep)
 	if len(rep.Deleted) != 0 || len(rep.Warned) != 2 {
 		t.Fatalf("first run: %+v", rep)
