@@ -365,3 +365,24 @@ func mayDownload(c Clip) error {
 	}
 	return nil
 }
+
+// visibleClipUnder is the SQL condition "the actor may view clip c" under
+// the policy p, for queries that search many clips at once (transcript
+// search): visibleClip, except that while consent is required a clip that
+// needs it is visible only to its owner and the coaches of its groups, as
+// in can. It returns the condition and its arguments.
+func visibleClipUnder(p policy.Policy, userID string) (string, []any) {
+	if !p.RequireConsent {
+		return visibleClip, []any{userID, userID, userID, userID}
+	}
+	// SQLite stores BOOLEAN as 0/1 and PostgreSQL as boolean; NOT reads both.
+	cond := `(c.owner_id = ?
+	OR (NOT (c.students_visible <> 'no' AND NOT c.consent_on_file) AND (
+		EXISTS (SELECT 1 FROM clip_audience_users au WHERE au.clip_id = c.id AND au.user_id = ?)
+		OR EXISTS (SELECT 1 FROM clip_audience_emails ae WHERE ae.clip_id = c.id AND ae.user_id = ?)
+		OR EXISTS (SELECT 1 FROM clip_audience_groups ag JOIN group_members m ON m.group_id = ag.group_id
+			JOIN groups g ON g.id = ag.group_id WHERE ag.clip_id = c.id AND m.user_id = ? AND g.archived_at IS NULL)))
+	OR EXISTS (SELECT 1 FROM clip_audience_groups ag JOIN group_members m ON m.group_id = ag.group_id
+		JOIN groups g ON g.id = ag.group_id WHERE ag.clip_id = c.id AND m.user_id = ? AND m.role = 'coach' AND g.archived_at IS NULL))`
+	return cond, []any{userID, userID, userID, userID, userID}
+}

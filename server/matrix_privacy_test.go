@@ -216,7 +216,21 @@ func TestDownloadsNeedSiteAndClip(t *testing.T) {
 func TestConsentPolicyOverHTTP(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
+	vtt := "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nhalves and quarters\n"
+	if res := w.doWith(w.people["owner"], "PUT", "/api/v1/clips/"+w.clip+"/captions/en", vtt, map[string]string{"Content-Type": "text/vtt"}); res.status >= 300 {
+		t.Fatalf("put captions: %d %s", res.status, res.body)
+	}
+	search := "/api/v1/search/transcripts?q=quarters"
+	if res := w.do(w.people["peer"], "GET", search, ""); !strings.Contains(res.body, w.clip) {
+		t.Fatalf("before the policy the peer finds the clip's words: %s", res.body)
+	}
 	w.postJSON("admin", "PUT", "/api/v1/admin/privacy", strings.Replace(defaultPolicyJSON, `"require_consent":false`, `"require_consent":true`, 1), nil)
+	if res := w.do(w.people["peer"], "GET", search, ""); res.status != 200 || strings.Contains(res.body, w.clip) {
+		t.Errorf("under the policy the peer's transcript search finds the held-back clip: %d %s", res.status, res.body)
+	}
+	if res := w.do(w.people["coach"], "GET", search, ""); !strings.Contains(res.body, w.clip) {
+		t.Errorf("under the policy the coach's transcript search misses the clip: %s", res.body)
+	}
 	var pub struct{ Policy policy.Public }
 	w.do(w.people["peer"], "GET", "/api/v1/privacy/policy", "").json(t, &pub)
 	if !pub.Policy.RequireConsent {
