@@ -54,7 +54,7 @@ func privacyIDORCases() []idorCase {
 type privacyInputCase struct {
 	name, who, method, path, body string
 	status                        int
-	code, field                   string
+	code                          string
 }
 
 func privacyInputCases() []privacyInputCase {
@@ -102,7 +102,7 @@ func privacyInputCases() []privacyInputCase {
 }
 
 // TestAttackPrivacyInput: out-of-range days and dates, wrong types and
-// unknown fields are refused with the field named, and change nothing.
+// unknown fields are refused as invalid input, and change nothing.
 func TestAttackPrivacyInput(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)

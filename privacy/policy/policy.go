@@ -104,7 +104,7 @@ func ParseMonthDay(s string) (time.Month, int, error) {
 		return 0, 0, fmt.Errorf("write the date as MM-DD, like 07-31")
 	}
 	if m == 2 && d == 29 {
-		return 0, 0, fmt.Errorf("February 29 does not come every year; use 02-28 or 03-01")
+		return 0, 0, fmt.Errorf("02-29 does not come every year; use 02-28 or 03-01")
 	}
 	t := time.Date(2025, time.Month(m), d, 0, 0, 0, 0, time.UTC)
 	if m < 1 || m > 12 || d < 1 || t.Month() != time.Month(m) || t.Day() != d {
