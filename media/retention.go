@@ -146,6 +146,10 @@ func (s *Clips) ApplyRetention(ctx context.Context) (RetentionReport, error) {
 		c := Clip{ID: r.id, Title: r.title, Owner: Person{ID: r.owner}}
 		switch {
 		case plan.Due:
+			// Another serve node's run may have deleted it meanwhile.
+			if gone, err := s.clipGone(ctx, r.id); err != nil || gone {
+				continue
+			}
 			if err := s.Purge(ctx, r.id); err != nil {
 				s.log.Error("Retention could not delete a clip; it is tried again on the next run.", "clip_id", r.id, "error", err)
 				rep.Failed = append(rep.Failed, item)
@@ -154,9 +158,15 @@ func (s *Clips) ApplyRetention(ctx context.Context) (RetentionReport, error) {
 			s.record(ctx, system, audit.ClipDelete, c, "", "retention policy: deleted on "+plan.DeleteAfter.Format(time.DateOnly))
 			rep.Deleted = append(rep.Deleted, item)
 		case !plan.Announce.IsZero():
-			if _, err := s.db.Writer().Exec(ctx, `UPDATE clips SET delete_on = ?, delete_warned_at = ? WHERE id = ?`,
-				sqldb.Millis(plan.Announce), sqldb.Millis(now), r.id); err != nil {
+			// Conditional on what was read, so that of two nodes running the
+			// job at once only one warns (and records it).
+			res, err := s.db.Writer().Exec(ctx, `UPDATE clips SET delete_on = ?, delete_warned_at = ? WHERE id = ? AND delete_on = ?`,
+				sqldb.Millis(plan.Announce), sqldb.Millis(now), r.id, msOrZero(r.dates.Announced))
+			if err != nil {
 				return rep, fmt.Errorf("retention: warn clip %s: %w", r.id, err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				continue
 			}
 			s.record(ctx, system, audit.ClipRetention, c, "", "retention policy: owner warned of deletion on "+plan.Announce.Format(time.DateOnly))
 			rep.Warned = append(rep.Warned, item)
@@ -166,4 +176,11 @@ func (s *Clips) ApplyRetention(ctx context.Context) (RetentionReport, error) {
 		s.log.Info("Retention policy applied.", "deleted", len(rep.Deleted), "warned", len(rep.Warned), "failed", len(rep.Failed))
 	}
 	return rep, nil
+}
+
+func msOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return sqldb.Millis(t)
 }
