@@ -117,6 +117,10 @@ test('consent, sharing under the policy, downloads and retention', async (t) => 
     assert.equal(clip.privacy.students_visible, 'yes');
     assert.equal(clip.privacy.consent_on_file, false);
     assert.equal(clip.privacy.sharing_paused, true);
+    await page.goto(server.baseURL + '/');
+    await expectPage(page, 'Library');
+    await page.locator('.clip-card', { hasText: 'Consent lesson' }).getByText('Sharing paused: consent needed').waitFor();
+    await accessible(page, 'library (sharing paused)');
   });
 
   await step('sharing the clip is refused with what to do', async () => {

@@ -16,6 +16,7 @@ export const privacyControls = {
   'consent.required': 'Your school requires consent before clips that show students are shared.',
   'consent.uploadBlocked': 'This upload is shared with a group, but your school needs consent on file first: tick “Consent is on file”, say no students are visible, or keep the upload private.',
   'consent.paused': 'Sharing is paused: this clip may show students and no consent is on file. Only you and the coaches of its groups can see it until you record consent.',
+  'consent.pausedBadge': 'Sharing paused: consent needed',
   'clipPrivacy.title': 'Privacy',
   'clipPrivacy.downloads': 'Allow downloads of this clip',
   'clipPrivacy.downloadsHint': 'People who can watch the clip may then download it as MP4.',
