@@ -359,3 +359,33 @@ func TestRetentionOverHTTP(t *testing.T) {
 		t.Errorf("retention delete not in the owner's log: %.400s", res.body)
 	}
 }
+
+// TestRetentionJobDaily: the hourly housekeeping applies retention on its
+// first round and then once a day.
+func TestRetentionJobDaily(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	old := w.clipFor()
+	if _, err := w.db.Writer().Exec(ctx, `UPDATE clips SET created_at = ? WHERE id = ?`, sqldb.Millis(time.Now().Add(-40*policy.Day)), old); err != nil {
+		t.Fatal(err)
+	}
+	w.savePolicy(policy.Policy{Retention: policy.Retention{Mode: "days", Days: 30, WarnDays: 0}})
+	job := &retentionJob{clips: w.srv.Clips}
+	exists := func() bool {
+		return w.do(w.people["owner"], "GET", "/api/v1/clips/"+old, "").status == 200
+	}
+	start := time.Now()
+	job.due(ctx, start, discardLog()) // warns (0 days ahead: deleted on the next run)
+	if !exists() {
+		t.Fatal("deleted on the run that warned")
+	}
+	job.due(ctx, start.Add(time.Hour), discardLog())
+	if !exists() {
+		t.Fatal("the job ran again within the day")
+	}
+	job.due(ctx, start.Add(25*time.Hour), discardLog())
+	if exists() {
+		t.Fatal("the next day's run did not delete the warned clip")
+	}
+}
