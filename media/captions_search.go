@@ -110,6 +110,11 @@ func (cs *Captions) SearchTranscripts(ctx context.Context, a accounts.Actor, q s
 	}
 	var query string
 	var args []any
+	pol, err := cs.clips.currentPolicy(ctx)
+	if err != nil {
+		return TranscriptPage{}, err
+	}
+	visible, visibleArgs := visibleClipUnder(pol, a.UserID)
 	switch cs.clips.db.Dialect {
 	case sqldb.SQLite:
 		// SQLite: FTS5. Each term is a quoted string (folded terms hold only
@@ -122,18 +127,18 @@ func (cs *Captions) SearchTranscripts(ctx context.Context, a accounts.Actor, q s
 		parts[len(parts)-1] += "*"
 		query = `SELECT s.clip_id, c.title, s.lang, s.start_ms, s.end_ms, s.text, s.words_json
 			FROM transcript_fts f JOIN transcript_segments s ON s.id = f.rowid JOIN clips c ON c.id = s.clip_id
-			WHERE transcript_fts MATCH ? AND ` + visibleClip + `
+			WHERE transcript_fts MATCH ? AND ` + visible + `
 			ORDER BY bm25(transcript_fts), c.created_at DESC, s.clip_id, s.start_ms LIMIT ? OFFSET ?`
-		args = []any{strings.Join(parts, " "), a.UserID, a.UserID, a.UserID, a.UserID, limit + 1, offset}
+		args = append(append([]any{strings.Join(parts, " ")}, visibleArgs...), limit+1, offset)
 	case sqldb.Postgres:
 		// PostgreSQL: the generated tsvector under its GIN index, with the
 		// 'simple' configuration the column uses; ":*" makes a prefix.
 		tsq := strings.Join(terms, " & ") + ":*"
 		query = `SELECT s.clip_id, c.title, s.lang, s.start_ms, s.end_ms, s.text, s.words_json
 			FROM transcript_segments s JOIN clips c ON c.id = s.clip_id
-			WHERE s.tsv @@ to_tsquery('simple', ?) AND ` + visibleClip + `
+			WHERE s.tsv @@ to_tsquery('simple', ?) AND ` + visible + `
 			ORDER BY ts_rank(s.tsv, to_tsquery('simple', ?)) DESC, c.created_at DESC, s.clip_id, s.start_ms LIMIT ? OFFSET ?`
-		args = []any{tsq, a.UserID, a.UserID, a.UserID, a.UserID, tsq, limit + 1, offset}
+		args = append(append([]any{tsq}, visibleArgs...), tsq, limit+1, offset)
 	default:
 		return TranscriptPage{}, fmt.Errorf("search transcripts: unsupported database %s", cs.clips.db.Dialect)
 	}

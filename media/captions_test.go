@@ -95,6 +95,14 @@ func TestCaptionsMigrateUpDownUp(t *testing.T) {
 				if _, err := db.Writer().Exec(ctx, `SELECT e.email, e.user_id, k.value FROM clip_audience_emails e, media_secrets k`); err != nil {
 					t.Fatalf("round %d: %v", round, err)
 				}
+				// 0005: consent, downloads and retention replace consent_json.
+				if _, err := db.Writer().Exec(ctx, `SELECT students_visible, consent_on_file, consent_note, consent_at, downloads_allowed,
+					keep_until, delete_on, delete_warned_at FROM clips`); err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+				if _, err := db.Writer().Exec(ctx, `SELECT consent_json FROM clips`); err == nil {
+					t.Fatalf("round %d: consent_json is still there", round)
+				}
 				if err := db.Down(ctx, sets); err != nil {
 					t.Fatalf("round %d down: %v", round, err)
 				}

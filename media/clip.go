@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/mail"
 	"slices"
 	"strings"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/filmroom/filmroom/internal/id"
 	"github.com/filmroom/filmroom/internal/sqldb"
 	"github.com/filmroom/filmroom/internal/textcheck"
+	"github.com/filmroom/filmroom/privacy/policy"
 )
 
 // Status is where a clip is on its way from upload to playback.
@@ -106,9 +106,14 @@ type Clip struct {
 	Ladder *Ladder `json:"ladder,omitempty"`
 	// MyAccess lists what the requesting user may do (view, annotate, host,
 	// edit, delete), so the web app shows only the controls that work.
-	MyAccess  []accounts.Action `json:"my_access"`
-	CreatedAt time.Time         `json:"created_at"`
-	UpdatedAt time.Time         `json:"updated_at"`
+	MyAccess []accounts.Action `json:"my_access"`
+	// Privacy is the clip's consent, download and sharing state, and
+	// Retention when the retention policy deletes it (consent.go).
+	Privacy   ClipPrivacy `json:"privacy"`
+	Retention *Retention  `json:"retention,omitempty"`
+	CreatedAt time.Time   `json:"created_at"`
+	UpdatedAt time.Time   `json:"updated_at"`
+	dates     policy.ClipDates
 }
 
 // Access returns the facts the policy decides on.
@@ -118,6 +123,10 @@ func (c Clip) Access() accounts.ClipAccess {
 		a.UserIDs = append(a.UserIDs, u.ID)
 	}
 	a.UserIDs = append(a.UserIDs, c.Audience.emailUsers...)
+	if c.Privacy.SharingPaused {
+		// Only the owner and the coaches of its groups (see can).
+		a.UserIDs = nil
+	}
 	for _, g := range c.Audience.Groups {
 		a.GroupIDs = append(a.GroupIDs, g.ID)
 	}
@@ -144,6 +153,8 @@ type Clips struct {
 	// Audit records views, downloads, shares and deletions (audit.Nop
 	// until the server wires the privacy log).
 	Audit audit.Recorder
+	// Policy is the site's privacy policy (nil: policy.Default()).
+	Policy PolicySource
 }
 
 // NewClips returns the clip service.
@@ -157,19 +168,20 @@ func NewClips(db *sqldb.DB, acc *accounts.Service, log *slog.Logger, now func() 
 const clipCols = `c.id, c.title, c.description, c.status, c.failure_code, c.failure_reason, c.progress, c.owner_id, u.name,
 	c.filename, c.size_bytes, c.sha256, c.duration_ms, c.width, c.height, c.has_video, c.has_audio, c.caption_status,
 	c.caption_progress, COALESCE(c.rubric_id, ''), c.reflect_first, COALESCE(c.group_id, ''), c.media_json, c.created_at, c.updated_at,
-	COALESCE(c.upload_id, ''), c.notice, c.lease_owner, c.lease_until, c.start_path, c.ladder_state, c.ladder_progress`
+	COALESCE(c.upload_id, ''), c.notice, c.lease_owner, c.lease_until, c.start_path, c.ladder_state, c.ladder_progress, ` + privacyCols
 
 const clipFrom = ` FROM clips c JOIN users u ON u.id = c.owner_id`
 
 func (s *Clips) scanClip(row interface{ Scan(...any) error }) (Clip, error) {
 	var c Clip
 	var code, reason, media, leaseOwner, startPath, ladderState string
-	var created, updated, leaseUntil int64
+	var created, updated, leaseUntil, consentAt, keepUntil, deleteOn int64
 	var ladderProgress float64
 	err := row.Scan(&c.ID, &c.Title, &c.Description, &c.Status, &code, &reason, &c.Progress, &c.Owner.ID, &c.Owner.Name,
 		&c.Filename, &c.SizeBytes, &c.SHA256, &c.DurationMS, &c.Width, &c.Height, &c.HasVideo, &c.HasAudio, &c.CaptionStatus,
 		&c.CaptionProgress, &c.RubricID, &c.ReflectFirst, &c.GroupID, &media, &created, &updated, &c.UploadID,
-		&c.Notice, &leaseOwner, &leaseUntil, &startPath, &ladderState, &ladderProgress)
+		&c.Notice, &leaseOwner, &leaseUntil, &startPath, &ladderState, &ladderProgress, &c.Privacy.StudentsVisible, &c.Privacy.ConsentOnFile, &c.Privacy.ConsentNote,
+		&consentAt, &c.Privacy.DownloadsAllowed, &keepUntil, &deleteOn)
 	if err != nil {
 		return c, err
 	}
@@ -186,70 +198,10 @@ func (s *Clips) scanClip(row interface{ Scan(...any) error }) (Clip, error) {
 	}
 	c.Media = json.RawMessage(media)
 	c.CreatedAt, c.UpdatedAt = sqldb.Time(created), sqldb.Time(updated)
+	c.scanPrivacy(consentAt, keepUntil, deleteOn)
 	c.Audience = Audience{Users: []Person{}, Groups: []GroupRef{}}
 	c.FeedbackAfterReflection = c.ReflectFirst
 	return c, nil
-}
-
-// loadAudience fills the audience of the clips in place.
-func (s *Clips) loadAudience(ctx context.Context, clips []*Clip) error {
-	if len(clips) == 0 {
-		return nil
-	}
-	byID := map[string]*Clip{}
-	ids := make([]any, 0, len(clips))
-	for _, c := range clips {
-		byID[c.ID] = c
-		ids = append(ids, c.ID)
-	}
-	r := s.db.Reader()
-	rows, err := r.Query(ctx, `SELECT a.clip_id, u.id, u.name FROM clip_audience_users a JOIN users u ON u.id = a.user_id
-		WHERE a.clip_id IN (`+sqldb.In(len(ids))+`) ORDER BY u.name, u.id`, ids...)
-	if err != nil {
-		return fmt.Errorf("read clip audience: %w", err)
-	}
-	for rows.Next() {
-		var clipID string
-		var p Person
-		if err := rows.Scan(&clipID, &p.ID, &p.Name); err != nil {
-			rows.Close()
-			return err
-		}
-		byID[clipID].Audience.Users = append(byID[clipID].Audience.Users, p)
-	}
-	rows.Close()
-	rows, err = r.Query(ctx, `SELECT clip_id, email, COALESCE(user_id, '') FROM clip_audience_emails
-		WHERE clip_id IN (`+sqldb.In(len(ids))+`) ORDER BY email`, ids...)
-	if err != nil {
-		return fmt.Errorf("read clip audience: %w", err)
-	}
-	for rows.Next() {
-		var clipID, email, userID string
-		if err := rows.Scan(&clipID, &email, &userID); err != nil {
-			rows.Close()
-			return err
-		}
-		byID[clipID].Audience.addEmail(email, userID)
-	}
-	rows.Close()
-	rows, err = r.Query(ctx, `SELECT a.clip_id, g.id, g.name, g.reflect_first FROM clip_audience_groups a JOIN groups g ON g.id = a.group_id
-		WHERE a.clip_id IN (`+sqldb.In(len(ids))+`) AND g.archived_at IS NULL ORDER BY g.name, g.id`, ids...)
-	if err != nil {
-		return fmt.Errorf("read clip audience: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var clipID string
-		var g GroupRef
-		var reflectFirst bool
-		if err := rows.Scan(&clipID, &g.ID, &g.Name, &reflectFirst); err != nil {
-			return err
-		}
-		c := byID[clipID]
-		c.Audience.Groups = append(c.Audience.Groups, g)
-		c.FeedbackAfterReflection = c.FeedbackAfterReflection || reflectFirst
-	}
-	return rows.Err()
 }
 
 // get loads a clip with its audience, without authorization.
@@ -264,7 +216,7 @@ func (s *Clips) get(ctx context.Context, clipID string) (Clip, error) {
 	if err := s.loadAudience(ctx, []*Clip{&c}); err != nil {
 		return c, err
 	}
-	return c, nil
+	return c, s.applyPolicy(ctx, &c)
 }
 
 // getForViewer is get plus the viewer's group memberships, in two queries
@@ -318,7 +270,7 @@ func (s *Clips) getForViewer(ctx context.Context, clipID, userID string) (Clip, 
 		return c, nil, fmt.Errorf("read audience of clip %s: %w", clipID, err)
 	}
 	slices.Sort(c.Audience.Emails) // rows came ordered by account, which must not show
-	return c, m, nil
+	return c, m, s.applyPolicy(ctx, &c)
 }
 
 var allActions = []accounts.Action{accounts.ClipView, accounts.ClipAnnotate, accounts.ClipHost, accounts.ClipEdit, accounts.ClipDelete}
@@ -334,11 +286,10 @@ func (s *Clips) Authorize(ctx context.Context, a accounts.Actor, act accounts.Ac
 		return c, err
 	}
 	c.forViewer(a, m)
-	access := c.Access()
-	if accounts.CanClip(a, m, act, access) {
+	if c.can(a, m, act) {
 		return c, nil
 	}
-	if !accounts.CanClip(a, m, accounts.ClipView, access) {
+	if !c.can(a, m, accounts.ClipView) {
 		return Clip{}, apperr.NotFound("clip")
 	}
 	return Clip{}, apperr.Forbidden("you may view this clip but not " + describe(act) + " it")
@@ -347,26 +298,19 @@ func (s *Clips) Authorize(ctx context.Context, a accounts.Actor, act accounts.Ac
 // forViewer fills what the viewer may do and hides what only the owner
 // may see.
 func (c *Clip) forViewer(a accounts.Actor, m accounts.Memberships) {
-	access := c.Access()
 	c.MyAccess = nil
 	for _, x := range allActions {
-		if accounts.CanClip(a, m, x, access) {
+		if c.can(a, m, x) {
 			c.MyAccess = append(c.MyAccess, x)
 		}
 	}
 	if a.UserID != c.Owner.ID {
 		c.UploadID = ""
 	}
-	if !accounts.CanClip(a, m, accounts.ClipEdit, access) {
+	if !c.can(a, m, accounts.ClipEdit) {
 		c.Audience.Emails = nil
 	}
-}
-
-func (au *Audience) addEmail(email, userID string) {
-	au.Emails = append(au.Emails, email)
-	if userID != "" {
-		au.emailUsers = append(au.emailUsers, userID)
-	}
+	c.privacyForViewer(a, c.can(a, m, accounts.ClipEdit))
 }
 
 func describe(act accounts.Action) string {
@@ -440,14 +384,23 @@ func (s *Clips) List(ctx context.Context, a accounts.Actor, scope Scope, groupID
 	if err := s.loadAudience(ctx, ptrs); err != nil {
 		return nil, err
 	}
+	if err := s.applyPolicy(ctx, ptrs...); err != nil {
+		return nil, err
+	}
 	m, err := s.acc.Memberships(ctx, a.UserID)
 	if err != nil {
 		return nil, err
 	}
+	// The query matched the audience; the policy may still hold a clip
+	// back from it (consent.go).
+	visible := out[:0]
 	for i := range out {
-		out[i].forViewer(a, m)
+		if out[i].can(a, m, accounts.ClipView) {
+			out[i].forViewer(a, m)
+			visible = append(visible, out[i])
+		}
 	}
-	return out, nil
+	return visible, nil
 }
 
 // VisibleOwnedBy lists the playable clips of one owner that the actor may
@@ -479,13 +432,16 @@ func (s *Clips) VisibleOwnedBy(ctx context.Context, a accounts.Actor, ownerID st
 	if err := s.loadAudience(ctx, ptrs); err != nil {
 		return nil, err
 	}
+	if err := s.applyPolicy(ctx, ptrs...); err != nil {
+		return nil, err
+	}
 	m, err := s.acc.Memberships(ctx, a.UserID)
 	if err != nil {
 		return nil, err
 	}
 	out := []Clip{}
 	for _, c := range all {
-		if accounts.CanClip(a, m, accounts.ClipView, c.Access()) {
+		if c.can(a, m, accounts.ClipView) {
 			out = append(out, c)
 		}
 	}
@@ -501,6 +457,9 @@ type NewClip struct {
 	SizeBytes   int64
 	UploadID    string
 	GroupID     string
+	// Consent is what the owner said at upload (zero: students visible
+	// unknown, no consent on file).
+	Consent ConsentInput
 }
 
 // cleanTitle trims a title and, for titles made from file names (which a
@@ -552,6 +511,9 @@ func (s *Clips) Create(ctx context.Context, a accounts.Actor, n NewClip) (Clip, 
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, clipID, a.UserID, n.Title, n.Description, StatusUploading, upload,
 			cleanTitle(n.Filename), n.ContentType, n.SizeBytes, group, now, now); err != nil {
 			return fmt.Errorf("create clip: %w", err)
+		}
+		if err := storeConsent(ctx, q, clipID, n.Consent, now); err != nil {
+			return err
 		}
 		if n.GroupID != "" {
 			if _, err := q.Exec(ctx, `INSERT INTO clip_audience_groups (clip_id, group_id) VALUES (?, ?)`, clipID, n.GroupID); err != nil {
@@ -621,138 +583,6 @@ func (s *Clips) Update(ctx context.Context, a accounts.Actor, clipID string, p C
 		return c, fmt.Errorf("update clip %s: %w", clipID, err)
 	}
 	return s.Authorize(ctx, a, accounts.ClipView, clipID)
-}
-
-// AudienceInput replaces who a clip is shared with.
-type AudienceInput struct {
-	UserIDs  []string `json:"user_ids"`
-	Emails   []string `json:"emails"`
-	GroupIDs []string `json:"group_ids"`
-}
-
-// MaxAudiencePeople caps the people named in one audience; groups are the
-// way to share with more. It also bounds what one request can learn by
-// trying addresses.
-const MaxAudiencePeople = 50
-
-// SetAudience replaces the clip's audience. Groups must be the owner's own.
-// People are named by ID (only people the sharer shares a group with, or
-// who are in the audience already) or by email. An email is kept as typed
-// and listed back to the sharer whether or not it has an account, so that
-// sharing never tells who is registered; it grants access only when it
-// named an account at the time of saving (there is no email verification,
-// so an address is never handed to whoever signs up with it later).
-func (s *Clips) SetAudience(ctx context.Context, a accounts.Actor, clipID string, in AudienceInput) (Clip, error) {
-	c, err := s.Authorize(ctx, a, accounts.ClipEdit, clipID)
-	if err != nil {
-		return c, err
-	}
-	if len(in.UserIDs)+len(in.Emails) > MaxAudiencePeople || len(in.GroupIDs) > 100 {
-		return c, apperr.Invalid("audience", "share with at most %d people and 100 groups in one go; use groups for larger audiences", MaxAudiencePeople)
-	}
-	m, err := s.acc.Memberships(ctx, c.Owner.ID)
-	if err != nil {
-		return c, err
-	}
-	v := &apperr.Validation{}
-	for _, g := range in.GroupIDs {
-		if _, ok := m[g]; !ok {
-			v.Add("group_ids", "the clip's owner can only share with groups they belong to")
-		}
-	}
-	current := map[string]bool{}
-	for _, u := range c.Audience.Users {
-		current[u.ID] = true
-	}
-	emails := map[string]bool{}
-	for _, e := range in.Emails {
-		e = strings.ToLower(strings.TrimSpace(e))
-		if addr, perr := mail.ParseAddress(e); perr != nil || addr.Address != e || len(e) > 254 || textcheck.Line(e) != "" {
-			v.Add("emails", "%q is not an email address like name@school.org", e)
-			continue
-		}
-		emails[e] = true
-	}
-	err = s.db.Tx(ctx, func(q sqldb.Q) error {
-		users := map[string]bool{}
-		for _, uid := range in.UserIDs {
-			ok := current[uid] || uid == c.Owner.ID
-			if !ok && id.Valid(uid) {
-				// Someone the sharer knows from a group (admins know everyone).
-				var n int
-				if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM users u WHERE u.id = ? AND (? OR EXISTS (SELECT 1 FROM group_members x
-					JOIN group_members y ON y.group_id = x.group_id JOIN groups g ON g.id = x.group_id
-					WHERE x.user_id = ? AND y.user_id = u.id AND g.archived_at IS NULL))`, uid, a.Admin, a.UserID).Scan(&n); err != nil {
-					return err
-				}
-				ok = n > 0
-			}
-			if !ok {
-				// The same answer for an unknown ID and a stranger's.
-				v.Add("user_ids", "you can only name people you share a group with; add others by email")
-				continue
-			}
-			users[uid] = true
-		}
-		delete(users, c.Owner.ID)
-		byEmail := map[string]any{}
-		for e := range emails {
-			var uid string
-			err := q.QueryRow(ctx, `SELECT id FROM users WHERE email = ?`, e).Scan(&uid)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-				byEmail[e] = nil
-			case err != nil:
-				return err
-			default:
-				byEmail[e] = uid
-			}
-		}
-		if err := v.Err(); err != nil {
-			return err
-		}
-		for _, table := range []string{"clip_audience_users", "clip_audience_groups", "clip_audience_emails"} {
-			if _, err := q.Exec(ctx, `DELETE FROM `+table+` WHERE clip_id = ?`, clipID); err != nil {
-				return err
-			}
-		}
-		for uid := range users {
-			if _, err := q.Exec(ctx, `INSERT INTO clip_audience_users (clip_id, user_id) VALUES (?, ?)`, clipID, uid); err != nil {
-				return err
-			}
-		}
-		for e, uid := range byEmail {
-			if _, err := q.Exec(ctx, `INSERT INTO clip_audience_emails (clip_id, email, user_id) VALUES (?, ?, ?)`, clipID, e, uid); err != nil {
-				return err
-			}
-		}
-		seen := map[string]bool{}
-		for _, g := range in.GroupIDs {
-			if seen[g] {
-				continue
-			}
-			seen[g] = true
-			if _, err := q.Exec(ctx, `INSERT INTO clip_audience_groups (clip_id, group_id) VALUES (?, ?)`, clipID, g); err != nil {
-				return err
-			}
-		}
-		_, err := q.Exec(ctx, `UPDATE clips SET updated_at = ? WHERE id = ?`, sqldb.Millis(s.now()), clipID)
-		return err
-	})
-	if err != nil {
-		var ve *apperr.Validation
-		if errors.As(err, &ve) {
-			return c, err
-		}
-		return c, fmt.Errorf("set audience of %s: %w", clipID, err)
-	}
-	// Whoever was taken out of the audience loses the live room at once.
-	s.acc.AccessChanged(ctx, accounts.AccessChange{ClipID: clipID})
-	after, err := s.Authorize(ctx, a, accounts.ClipView, clipID)
-	if err == nil {
-		s.recordAudience(ctx, a, c, after)
-	}
-	return after, err
 }
 
 // Delete removes the clip, its stored objects and every row that hangs off

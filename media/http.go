@@ -62,6 +62,8 @@ func (h *Handler) Routes(g *echo.Group) {
 	g.DELETE("/clips/:id", h.delete)
 	g.GET("/clips/:id/media/*", h.serveMedia)
 	g.GET("/clips/:id/download", h.download)
+	g.PUT("/clips/:id/privacy", h.setPrivacy)
+	g.POST("/clips/:id/keep", h.keep)
 	h.captionRoutes(g)
 }
 
@@ -131,4 +133,38 @@ func (h *Handler) delete(c echo.Context) error {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+func (h *Handler) setPrivacy(c echo.Context) error {
+	a, err := accounts.RequireActor(c)
+	if err != nil {
+		return err
+	}
+	var in PrivacyInput
+	if err := httpx.Bind(c, &in); err != nil {
+		return err
+	}
+	clip, err := h.clips.SetPrivacy(c.Request().Context(), a, c.Param("id"), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"clip": clip})
+}
+
+func (h *Handler) keep(c echo.Context) error {
+	a, err := accounts.RequireActor(c)
+	if err != nil {
+		return err
+	}
+	var in KeepInput
+	if c.Request().ContentLength != 0 {
+		if err := httpx.Bind(c, &in); err != nil {
+			return err
+		}
+	}
+	clip, err := h.clips.Keep(c.Request().Context(), a, c.Param("id"), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"clip": clip})
 }

@@ -95,6 +95,13 @@ func (p *Pipeline) ValidateUpload(ctx context.Context, userID string, meta map[s
 			return apperr.Invalid("title", "the title %s", prob)
 		}
 	}
+	consent, err := ConsentFromMeta(meta)
+	if err != nil {
+		return err
+	}
+	if err := p.Clips.checkUploadShare(ctx, consent, meta["group_id"]); err != nil {
+		return err
+	}
 	if g := meta["group_id"]; g != "" {
 		m, err := p.Clips.acc.Memberships(ctx, userID)
 		if err != nil {
@@ -120,8 +127,10 @@ func (p *Pipeline) Completed(ctx context.Context, f upload.Finished) error {
 	if err != nil {
 		return fmt.Errorf("owner of upload %s: %w", f.UploadID, err)
 	}
+	// Validated when the upload began (ValidateUpload).
+	consent, _ := ConsentFromMeta(f.Meta)
 	clipID, err := p.Ingest(ctx, u.Actor("upload"), NewClip{Title: f.Meta["title"], Filename: f.Meta["filename"],
-		ContentType: f.Meta["filetype"], SizeBytes: f.Size, UploadID: f.UploadID, GroupID: f.Meta["group_id"]}, f.SHA256, f.Open)
+		ContentType: f.Meta["filetype"], SizeBytes: f.Size, UploadID: f.UploadID, GroupID: f.Meta["group_id"], Consent: consent}, f.SHA256, f.Open)
 	if errors.Is(err, ErrClipDeleted) {
 		// Deleted while its upload was delivered: the upload goes too.
 		p.Log.Info("The clip of an upload was deleted while the upload was delivered; dropping the upload.", "upload_id", f.UploadID)

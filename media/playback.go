@@ -88,6 +88,12 @@ func (h *Handler) serveMedia(c echo.Context) error {
 	if strings.HasSuffix(rel, ".m3u8") {
 		return h.servePlaylist(c, a, clip, rel)
 	}
+	if rel == downloadFile {
+		// The download's file is reachable here too: the same rule.
+		if err := mayDownload(clip); err != nil {
+			return err
+		}
+	}
 	return h.serveObject(c, clip.ID, rel, "")
 }
 
@@ -227,6 +233,9 @@ func (h *Handler) decoratePlaylist(c echo.Context, out *bytes.Buffer, rel string
 	}
 }
 
+// downloadFile is the progressive MP4 in a clip's media folder.
+const downloadFile = "download.mp4"
+
 // download serves the progressive MP4 as an attachment named after the clip.
 func (h *Handler) download(c echo.Context) error {
 	a, err := accounts.RequireActor(c)
@@ -235,6 +244,9 @@ func (h *Handler) download(c echo.Context) error {
 	}
 	clip, err := h.clips.Authorize(c.Request().Context(), a, accounts.ClipView, c.Param("id"))
 	if err != nil {
+		return err
+	}
+	if err := mayDownload(clip); err != nil {
 		return err
 	}
 	if clip.Status != StatusReady && clip.Status != StatusCaptioning {
@@ -246,7 +258,7 @@ func (h *Handler) download(c echo.Context) error {
 		}
 		return r
 	}, clip.Title) + ".mp4"
-	if err := h.serveObject(c, clip.ID, "download.mp4", name); err != nil {
+	if err := h.serveObject(c, clip.ID, downloadFile, name); err != nil {
 		return err
 	}
 	h.clips.Downloaded(c.Request().Context(), a, clip, c.Request())

@@ -9,4 +9,8 @@
 // only by Purge (the retention period). A view of one clip by one person is
 // recorded once per ViewWindow. Recording is best effort: a failure is
 // logged by the caller and does not undo what was done.
+//
+// The site's privacy policy (consent before sharing, downloads, retention)
+// is the subpackage privacy/policy; the data export and account deletion
+// are privacy/export.
 package privacy

@@ -191,6 +191,7 @@ func TestStaticAppCaching(t *testing.T) {
 func TestCompression(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
+	w.allowDownloads(w.clip)
 	for _, tc := range []struct {
 		path string
 		gzip bool

@@ -36,6 +36,7 @@ func attackParts() []struct {
 		{"malformed, oversized, nested JSON and invalid UTF-8", jsonCaseCount()},
 		{"tus headers", len(tusCases())},
 		{"caption files", len(captionFileCases())},
+		{"privacy settings, consent and retention input", len(privacyInputCases())},
 		{"path traversal in upload filenames, media paths and object keys", len(uploadFilenameCases("/")) + len(mediaPathCases()) + len(objectKeyCases())},
 	}
 }
@@ -336,7 +337,7 @@ func idorCases() []idorCase {
 	} {
 		cs = append(cs, idorCase{name: "private text stays private", who: p.who, method: "GET", path: p.path, status: 200, absent: p.absent})
 	}
-	return cs
+	return append(cs, privacyIDORCases()...)
 }
 
 // TestAttackIDOR: guessed and leaked IDs in every route that takes one.

@@ -60,3 +60,22 @@ func (p *auditPurge) due(ctx context.Context, now time.Time, log *slog.Logger) {
 		log.Info("Purged old audit log entries.", "count", n, "retention", p.log.Retention.String())
 	}
 }
+
+// retentionJob applies the retention policy once a day (media.Clips.
+// ApplyRetention); the hourly housekeeping asks it whether the day is up.
+// Admins can also run it at once (POST /admin/privacy/retention/run).
+type retentionJob struct {
+	clips *media.Clips
+	last  time.Time
+}
+
+// due runs the job when a day has passed since the last run (or none ran).
+func (j *retentionJob) due(ctx context.Context, now time.Time, log *slog.Logger) {
+	if !j.last.IsZero() && now.Sub(j.last) < 24*time.Hour {
+		return
+	}
+	j.last = now
+	if _, err := j.clips.ApplyRetention(ctx); err != nil {
+		log.Warn("Could not apply the retention policy; it is tried again in a day.", "error", err)
+	}
+}

@@ -61,6 +61,7 @@ func newAuditCast(t *testing.T, d testsvc.Database) *auditCast {
 	if _, err := e.db.Writer().Exec(ctx, `UPDATE clips SET status = 'ready' WHERE id = ?`, c.clip); err != nil {
 		t.Fatal(err)
 	}
+	e.allowDownloads(c.clip)
 	return c
 }
 

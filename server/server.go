@@ -30,12 +30,13 @@ import (
 	"github.com/filmroom/filmroom/media"
 	"github.com/filmroom/filmroom/privacy"
 	"github.com/filmroom/filmroom/privacy/export"
+	"github.com/filmroom/filmroom/privacy/policy"
 )
 
 // Migrations lists every component's schema in dependency order.
 func Migrations() []sqldb.Migrations {
 	return []sqldb.Migrations{accounts.Migrations(), media.Migrations(), annotations.Migrations(), ratelimit.Migrations(),
-		privacy.Migrations()}
+		privacy.Migrations(), policy.Migrations()}
 }
 
 // Deps are the things New needs that main (or a test) makes.
@@ -66,7 +67,10 @@ type Server struct {
 	// Audit is the audit log every domain records into.
 	Audit      *privacy.Log
 	auditPurge *auditPurge
-	now        func() time.Time
+	// Policy is the site's privacy policy (consent, downloads, retention).
+	Policy    *policy.Store
+	retention *retentionJob
+	now       func() time.Time
 }
 
 // New builds every service and the HTTP handler. It does not listen; call
@@ -90,6 +94,9 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	s.Audit.Retention = cfg.AuditRetention
 	s.Accounts.Audit, s.Clips.Audit = s.Audit, s.Audit
 	s.auditPurge = &auditPurge{log: s.Audit}
+	s.Policy = policy.NewStore(d.DB, d.Now)
+	s.Clips.Policy = s.Policy
+	s.retention = &retentionJob{clips: s.Clips}
 	mp, err := newMedia(ctx, cfg, d.DB, s.Clips, d.Log, true)
 	if err != nil {
 		stop()
@@ -167,6 +174,11 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	annotations.NewHandler(lp.annotations).Routes(api)
 	live.NewHandler(lp.hub).Routes(api)
 	privacy.NewHandler(s.Audit, auditClipAccess(s.Clips)).Routes(api)
+	policyHTTP := policy.NewHandler(s.Policy, s.Audit)
+	policyHTTP.RunRetention = func(ctx context.Context) (any, error) { return s.Clips.ApplyRetention(ctx) }
+	// A changed policy can take access to clips away: live rooms check again.
+	policyHTTP.Changed = func(ctx context.Context) { s.Accounts.AccessChanged(ctx, accounts.AccessChange{}) }
+	policyHTTP.Routes(api)
 	s.Export = export.New(export.Deps{DB: d.DB, Accounts: s.Accounts, Clips: s.Clips, Store: mp.store, Annotations: lp.annotations,
 		Log: d.Log, Now: d.Now, SecureCookies: strings.HasPrefix(cfg.BaseURL, "https://")})
 	s.Export.SetAuditLog(s.Audit)
@@ -231,6 +243,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 			}
 			s.media.sweepUploads(ctx, s.log)
 			s.auditPurge.due(ctx, s.now(), s.log)
+			s.retention.due(ctx, s.now(), s.log)
 		}
 	}
 }

@@ -103,7 +103,9 @@ This archive holds everything filmroom stores about you, as of %s:
 account.json               your profile, your groups and your role in each
 clips/<id>-<title>/        one folder per clip you own:
   clip.json                title, description, status, audience (who it is
-                           shared with), consent, sizes and dates
+                           shared with), consent (whether students are
+                           visible, whether consent is on file, your note),
+                           retention dates, sizes and dates
   original.<ext>           the file you uploaded; best-rendition.mp4 when the
                            original is no longer stored
   captions/<lang>.vtt      the captions, as WebVTT
@@ -226,14 +228,11 @@ func clipFolder(c media.Clip) string {
 
 func (x *Exporter) writeClip(ctx context.Context, a accounts.Actor, z *zip.Writer, c media.Clip, now time.Time) error {
 	dir := clipFolder(c)
-	var stored string
-	if err := x.d.DB.Reader().QueryRow(ctx, `SELECT consent_json FROM clips WHERE id = ?`, c.ID).Scan(&stored); err != nil {
-		return fmt.Errorf("read consent of clip %s: %w", c.ID, err)
-	}
-	consent := json.RawMessage(stored)
-	if !json.Valid(consent) {
-		consent = json.RawMessage(`{}`)
-	}
+	// The clip as its owner sees it holds its consent record (privacy:
+	// students visible, consent on file, the note) and retention dates;
+	// "consent" repeats the record on its own for a reader of the archive.
+	consent := map[string]any{"students_visible": c.Privacy.StudentsVisible, "consent_on_file": c.Privacy.ConsentOnFile,
+		"consent_note": c.Privacy.ConsentNote, "updated_at": c.Privacy.ConsentUpdatedAt}
 	if err := writeJSON(z, dir+"clip.json", map[string]any{"clip": c, "consent": consent}, c.UpdatedAt); err != nil {
 		return err
 	}

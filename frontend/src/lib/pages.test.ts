@@ -17,7 +17,7 @@ function loaders(calls: PageKey[], fail: Set<PageKey> = new Set()): PageLoaders<
 
 describe('pageOf', () => {
   it('maps every route to a page module', () => {
-    const keys = new Set(['setup', 'signin', 'library', 'groups', 'group', 'invite', 'account', 'upload', 'review', 'growth', 'goals', 'rubrics', 'audit', 'notfound']);
+    const keys = new Set(['setup', 'signin', 'library', 'groups', 'group', 'invite', 'account', 'upload', 'review', 'growth', 'goals', 'rubrics', 'audit', 'privacy', 'notfound']);
     for (const r of ROUTES) expect(keys.has(pageOf(r.name)), r.name).toBe(true);
     expect(pageOf('clip')).toBe('review');
     expect(pageOf('growthOf')).toBe('growth');

@@ -21,6 +21,7 @@ export type PageKey =
   | 'goals'
   | 'rubrics'
   | 'audit'
+  | 'privacy'
   | 'notfound';
 
 /** pageOf maps a route to the module that draws it. */

@@ -23,6 +23,7 @@ export type RouteName =
   | 'rubric'
   // privacy
   | 'audit'
+  | 'privacy'
   | 'notfound';
 
 /** ROUTES is the route table; `:name` segments become params. */
@@ -44,6 +45,7 @@ export const ROUTES: ReadonlyArray<{ name: Exclude<RouteName, 'notfound'>; patte
   { name: 'rubric', pattern: '/rubrics/:id' },
   // privacy
   { name: 'audit', pattern: '/admin/audit' },
+  { name: 'privacy', pattern: '/admin/privacy' },
 ];
 
 /** Route is the page the address points at, with its decoded params. */

@@ -68,6 +68,7 @@ export function tusTransfer(opts: TusOptions = {}): TransferFactory {
       title: item.title,
     };
     if (item.groupId) metadata.group_id = item.groupId;
+    if (item.meta) Object.assign(metadata, item.meta);
 
     const make = () =>
       new Upload(item.file, {

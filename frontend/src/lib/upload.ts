@@ -27,6 +27,8 @@ export interface UploadItem {
   title: string;
   /** groupId shares the clip with a group as soon as it exists ('' = private). */
   groupId: string;
+  /** meta is more tus metadata for the server (the consent recorded at upload). */
+  meta?: Record<string, string>;
   status: UploadStatus;
   bytesSent: number;
   bytesTotal: number;
@@ -221,6 +223,18 @@ export class UploadQueue {
     for (const [i, it] of this.#items.entries()) {
       if (it.status === 'pending') {
         this.#items[i] = { ...it, groupId };
+        changed = true;
+      }
+    }
+    if (changed) this.#emit();
+  }
+
+  /** setMeta sets the extra metadata (consent) of every pending item. */
+  setMeta(meta: Record<string, string>): void {
+    let changed = false;
+    for (const [i, it] of this.#items.entries()) {
+      if (it.status === 'pending') {
+        this.#items[i] = { ...it, meta: { ...meta } };
         changed = true;
       }
     }
