@@ -108,6 +108,7 @@ func NewJobs(ctx context.Context, db *sqldb.DB, cfg JobsConfig, p *Pipeline, cap
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &processWorker{p: p, timeout: cfg.Timeout, leases: ls, retryAfter: cfg.Lease / 3})
 	river.AddWorker(workers, &captionsWorker{cap: cap, timeout: cfg.Timeout})
+	river.AddWorker(workers, &redactWorker{p: p, timeout: cfg.Timeout})
 	rcfg := &river.Config{
 		Logger:               log.With("component", "river"),
 		Workers:              workers,

@@ -57,6 +57,10 @@ type Pipeline struct {
 	// media store is on this node's disk too.
 	UploadDir  string
 	LocalStore bool
+	// KeepOriginals is how long the unredacted original of a redacted
+	// clip is kept for its owner (0: deleted when the redaction is
+	// applied); see redaction.go.
+	KeepOriginals time.Duration
 }
 
 // transcodeSpace estimates the scratch space one transcode needs from its
