@@ -24,6 +24,7 @@ import (
 	"github.com/filmroom/filmroom/internal/apperr"
 	"github.com/filmroom/filmroom/internal/audit"
 	"github.com/filmroom/filmroom/internal/httpx"
+	"github.com/filmroom/filmroom/internal/id"
 	"github.com/filmroom/filmroom/internal/sqldb"
 	"github.com/filmroom/filmroom/media/redact"
 	"github.com/filmroom/filmroom/media/storage"
@@ -79,6 +80,10 @@ type AppliedPlan struct {
 // RedactArgs is the job that burns a clip's plan into its master.
 type RedactArgs struct {
 	ClipID string `json:"clip_id" river:"unique"`
+	// Request tells one apply from the next, so the queue does not drop
+	// it as a duplicate of the job of the last apply while River still
+	// records that one as running.
+	Request string `json:"request" river:"unique"`
 }
 
 // Kind names the job type in River.
@@ -86,7 +91,7 @@ func (RedactArgs) Kind() string { return "media.redact" }
 
 // EnqueueRedact queues the redaction of a clip.
 func (j *Jobs) EnqueueRedact(ctx context.Context, clipID string) error {
-	_, err := j.insert(ctx, RedactArgs{ClipID: clipID})
+	_, err := j.insert(ctx, RedactArgs{ClipID: clipID, Request: id.New()})
 	return err
 }
 
