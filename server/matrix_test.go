@@ -294,6 +294,7 @@ func matrixRoutes() []route {
 	rs = append(append(rs, uploadRoutes()...), captionsMatrixRoutes()...)
 	rs = append(rs, auditMatrixRoutes()...)
 	rs = append(rs, exportMatrixRoutes()...)
+	rs = append(rs, redactionMatrixRoutes()...)
 	return append(rs, annotationRoutes()...)
 }
 
