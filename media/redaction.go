@@ -69,6 +69,9 @@ type Redaction struct {
 	// when none is kept.
 	OriginalUntil *time.Time `json:"original_until,omitempty"`
 	AppliedAt     *time.Time `json:"applied_at,omitempty"`
+	// KeepOriginalsMS is how long this site keeps an unredacted original
+	// after a redaction (0: it is deleted), for the confirmation.
+	KeepOriginalsMS int64 `json:"keep_originals_ms"`
 }
 
 // AppliedPlan is one plan burned into the master.
@@ -142,7 +145,7 @@ type Redactions struct {
 func NewRedactions(p *Pipeline, q RedactQueue) *Redactions { return &Redactions{p: p, queue: q} }
 
 func (r *Redactions) read(ctx context.Context, q sqldb.Q, clipID string) (Redaction, error) {
-	red := Redaction{ClipID: clipID, Applied: []AppliedPlan{}}
+	red := Redaction{ClipID: clipID, Applied: []AppliedPlan{}, KeepOriginalsMS: r.p.KeepOriginals.Milliseconds()}
 	var plan, applied string
 	var until, at int64
 	err := q.QueryRow(ctx, `SELECT plan_json, applied_json, status, progress, failure, original_until, applied_at FROM clip_redactions WHERE clip_id = ?`, clipID).

@@ -56,6 +56,7 @@ describe('message tables', () => {
       import('./messages/media'),
       import('./messages/coaching'),
       import('./messages/captions'),
+      import('./messages/redaction'),
     ]);
     const seen = new Map<string, number>();
     for (const module of tables) {

@@ -7,8 +7,9 @@ import { captions } from './messages/captions';
 import { coaching } from './messages/coaching';
 import { core } from './messages/core';
 import { media } from './messages/media';
+import { redaction } from './messages/redaction';
 
-const en = { ...core, ...audit, ...media, ...coaching, ...captions } as const;
+const en = { ...core, ...audit, ...media, ...coaching, ...captions, ...redaction } as const;
 
 /** MessageKey names one UI string; the compiler rejects unknown keys. */
 export type MessageKey = keyof typeof en;

@@ -49,6 +49,8 @@ export interface Redaction {
   failure?: string;
   original_until?: string;
   applied_at?: string;
+  /** keep_originals_ms is how long the site keeps an unredacted original (0: deleted at once). */
+  keep_originals_ms: number;
 }
 
 /** Limits the server enforces (media/redact). */
