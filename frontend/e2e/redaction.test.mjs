@@ -215,6 +215,9 @@ test('redaction: draw, follow, preview, apply, play the redacted clip', async (t
       await sleep(500);
     }
     await page.getByText('Redaction applied. The clip now plays redacted everywhere.').waitFor();
+    // The page mounted the player and the panel again, once each.
+    await page.getByRole('region', { name: 'Redaction' }).getByText('Applied so far: 1').waitFor();
+    assert.equal(await page.getByRole('region', { name: 'Redaction' }).count(), 1);
   });
 
   await step('the redacted clip plays, blurred under the box and sharp elsewhere', async () => {
