@@ -372,17 +372,24 @@ func (p *Pipeline) redact(ctx context.Context, clipID string) error {
 	if err := p.replaceMedia(ctx, clipID, out); err != nil {
 		return err
 	}
-	var old MediaInfo
-	_ = json.Unmarshal(c.Media, &old)
 	info := MediaInfo{Master: res.Master, MP4: res.MP4, Poster: res.Poster, Sprite: res.Sprite, Thumbnails: res.SpriteVTT,
-		Waveform: res.Waveform, FrameRate: res.FrameRate, Renditions: []RenditionInfo{}, Captions: old.Captions}
+		Waveform: res.Waveform, FrameRate: res.FrameRate, Renditions: []RenditionInfo{}}
 	for _, r := range res.Renditions {
 		info.Renditions = append(info.Renditions, RenditionInfo{Name: r.Name, Width: r.Width, Height: r.Height, Bandwidth: r.Bandwidth, Playlist: r.Playlist})
 	}
-	mediaJSON, _ := json.Marshal(info)
 	applied, _ := json.Marshal(append(red.Applied, AppliedPlan{Plan: red.Plan, At: p.Clips.now().UTC()}))
 	now := sqldb.Millis(p.Clips.now())
 	err = p.Clips.db.Tx(ctx, func(q sqldb.Q) error {
+		// The caption tracks as they are now: the captions step may have
+		// changed them while the clip was re-rendered.
+		var cur string
+		if err := q.QueryRow(ctx, `SELECT media_json FROM clips WHERE id = ?`, clipID).Scan(&cur); err != nil {
+			return err
+		}
+		var old MediaInfo
+		_ = json.Unmarshal([]byte(cur), &old)
+		info.Captions = old.Captions
+		mediaJSON, _ := json.Marshal(info)
 		if _, err := q.Exec(ctx, `UPDATE clips SET media_json = ?, duration_ms = ?, width = ?, height = ?, size_bytes = ?, sha256 = ?, updated_at = ? WHERE id = ?`,
 			string(mediaJSON), res.Duration.Milliseconds(), res.Width, res.Height, size, sum, now, clipID); err != nil {
 			return err
@@ -393,6 +400,9 @@ func (p *Pipeline) redact(ctx context.Context, clipID string) error {
 			`{"boxes":[],"mutes":[]}`, string(applied), now, until, now, clipID)
 		return err
 	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return p.stillThere(ctx, clipID) // deleted meanwhile: remove what was stored
+	}
 	if err != nil {
 		return fmt.Errorf("record redaction of clip %s: %w", clipID, err)
 	}

@@ -411,6 +411,17 @@ func TestRedactionKeepsOriginalForOwner(t *testing.T) {
 	}
 
 	ctx := context.Background()
+	// The audit log has both redactions and the owner's download of the original.
+	var redacts, downloads int
+	if err := fe.db.Reader().QueryRow(ctx, `SELECT COUNT(*) FROM audit_events WHERE clip_id = ? AND action = 'clip.redact' AND actor_id = ?`, clip.ID, owner.user.ID).Scan(&redacts); err != nil {
+		t.Fatal(err)
+	}
+	if err := fe.db.Reader().QueryRow(ctx, `SELECT COUNT(*) FROM audit_events WHERE clip_id = ? AND action = 'clip.download' AND detail = 'unredacted original'`, clip.ID).Scan(&downloads); err != nil {
+		t.Fatal(err)
+	}
+	if redacts != 2 || downloads < 1 {
+		t.Errorf("audit log: %d clip.redact entries (want 2), %d downloads of the original", redacts, downloads)
+	}
 	if _, err := fe.db.Writer().Exec(ctx, `UPDATE clip_redactions SET original_until = 1 WHERE clip_id = ?`, clip.ID); err != nil {
 		t.Fatal(err)
 	}
