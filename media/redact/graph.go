@@ -98,24 +98,39 @@ func px(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
 // positionExpr is Box.At for one coordinate in pixels, as an ffmpeg
 // expression of t (seconds): the first keyframe's value plus, for every
 // pair of keyframes, the change between them times the share of that
-// stretch already passed (clip(…, 0, 1)). A flat sum, not nested ifs, so
-// many keyframes do not nest deeply. Rounded down to even pixels, as crop
-// does with 4:2:0 video, so the patch lands where it was taken.
+// stretch already passed (clip(…, 0, 1)), rather than nested ifs. ffmpeg's
+// expression parser refuses a chain of about a hundred terms, so the terms
+// are summed as a tree of at most eight per parenthesis (240 keyframes are
+// three levels). Rounded down to even pixels, as crop does with 4:2:0
+// video, so the patch lands where it was taken.
 func positionExpr(b Box, size int, coord func(Keyframe) float64) string {
 	ks := b.Keyframes
 	s := float64(size)
-	var e strings.Builder
-	e.WriteString(px(coord(ks[0]) * s))
+	first := px(coord(ks[0]) * s)
+	var terms []string
 	for i := 1; i < len(ks); i++ {
 		d := (coord(ks[i]) - coord(ks[i-1])) * s
 		if d == 0 {
 			continue
 		}
 		t0, t1 := float64(ks[i-1].TMS), float64(ks[i].TMS)
-		fmt.Fprintf(&e, "+%s*clip((t-%s)/%s,0,1)", px(d), secs(t0), secs(t1-t0))
+		terms = append(terms, fmt.Sprintf("%s*clip((t-%s)/%s,0,1)", px(d), secs(t0), secs(t1-t0)))
 	}
-	if len(ks) == 1 {
-		return "2*trunc(" + e.String() + "/2)"
+	if len(terms) == 0 {
+		return "2*trunc(" + first + "/2)"
 	}
-	return "2*trunc((" + e.String() + ")/2)"
+	return "2*trunc((" + first + "+" + sumTree(terms) + ")/2)"
+}
+
+// sumTree adds terms in parentheses of at most eight.
+func sumTree(terms []string) string {
+	if len(terms) <= 8 {
+		return "(" + strings.Join(terms, "+") + ")"
+	}
+	k := (len(terms) + 7) / 8
+	var parts []string
+	for i := 0; i < len(terms); i += k {
+		parts = append(parts, sumTree(terms[i:min(i+k, len(terms))]))
+	}
+	return "(" + strings.Join(parts, "+") + ")"
 }

@@ -116,7 +116,7 @@ func TestGraph(t *testing.T) {
 		"[0:0]format=yuv420p,split=3[rb][rp0][rp1]",
 		"[rp0]crop=w=128:h=72:x='2*trunc(64.00/2)':y='2*trunc(36.00/2)',boxblur=luma_radius=18:luma_power=3:chroma_radius=9:chroma_power=3[rq0]",
 		"[rb][rq0]overlay=x='2*trunc(64.00/2)':y='2*trunc(36.00/2)':enable='between(t,1.000,3.000)'[ro0]",
-		"x='2*trunc((0.00+320.00*clip((t-1.000)/2.000,0,1))/2)'",
+		"x='2*trunc((0.00+(320.00*clip((t-1.000)/2.000,0,1)))/2)'",
 		"drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill[rq1]",
 		"enable='between(t,0.000,4.000)'[rv]",
 		"[0:1]volume=volume=0:enable='between(t,0.500,1.500)'[ra]",

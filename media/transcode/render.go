@@ -50,8 +50,16 @@ func Render(ctx context.Context, in, out string, p *Probe, g Graph, opt Options,
 	opt = opt.withDefaults(p)
 	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
 	defer cancel()
+	// The graph goes in a file next to out: a plan with many keyframes
+	// makes a graph longer than one command-line argument may be (128 KiB
+	// on Linux).
+	script := absOut + ".graph"
+	if err := os.WriteFile(script, []byte(g.Filter), 0o600); err != nil {
+		return fmt.Errorf("render: write filter graph: %w", err)
+	}
+	defer os.Remove(script)
 	var maps []string
-	kw := ffmpeg.KwArgs{"filter_complex": g.Filter, "map_metadata": "-1", "map_chapters": "-1",
+	kw := ffmpeg.KwArgs{"filter_complex_script": script, "map_metadata": "-1", "map_chapters": "-1",
 		"movflags": "+faststart", "f": "mp4", "threads": opt.Threads}
 	if p.HasVideo {
 		maps = append(maps, bracket(g.Video))
