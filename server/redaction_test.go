@@ -362,6 +362,28 @@ func TestRedactionBurnsIntoEveryFile(t *testing.T) {
 			if res := fe.do(owner, "GET", base+"/redaction/original", ""); res.status != 404 {
 				t.Errorf("original download without a kept original: %d", res.status)
 			}
+
+			// A later transcode (a retry, a new ladder) reads the master,
+			// so the redaction survives it.
+			ctx := context.Background()
+			if _, err := fe.db.Writer().Exec(ctx, `UPDATE clips SET status = 'probing' WHERE id = ?`, clip.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := fe.srv.media.pipeline.Process(ctx, clip.ID); err != nil {
+				t.Fatal(err)
+			}
+			again := t.TempDir()
+			snapshot(t, fe, clip.ID, again)
+			fe.do(owner, "GET", base, "").json(t, &c)
+			info = media.MediaInfo{}
+			if err := jsonUnmarshal(c.Clip.Media, &info); err != nil {
+				t.Fatal(err)
+			}
+			top := info.Renditions[len(info.Renditions)-1]
+			file := filepath.Join(again, "clips", clip.ID, "media", filepath.FromSlash(top.Playlist))
+			for _, at := range times {
+				checkFrame(t, "re-transcoded "+top.Name, gray(t, file, at/1000, anaW, anaH, ""), gray(t, srcPath, at/1000, anaW, anaH, ""), anaW, anaH, at, plan)
+			}
 		})
 	}
 }
