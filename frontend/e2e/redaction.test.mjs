@@ -200,6 +200,14 @@ test('redaction: draw, follow, preview, apply, play the redacted clip', async (t
     assert.deepEqual(violations, [], `axe:\n${violations.join('\n')}`);
   });
 
+  await step('she mutes the second where a name is said', async () => {
+    await seek(page, 1000);
+    await panel().getByRole('button', { name: 'Mute a range' }).click();
+    await panel().getByLabel('Muted range 1: To (seconds)').fill('2');
+    await panel().getByLabel('Muted range 1: To (seconds)').press('Tab');
+    assert.equal(await panel().getByLabel('Muted range 1: From (seconds)').inputValue(), '1');
+  });
+
   await step('she saves, applies after the warning, and waits while the clip is re-rendered', async () => {
     await panel().getByRole('button', { name: 'Save plan' }).click();
     await panel().getByText('Plan saved').waitFor();
@@ -228,6 +236,7 @@ test('redaction: draw, follow, preview, apply, play the redacted clip', async (t
     const { redaction } = await json(context, 'GET', `/api/v1/clips/${clipId}/redaction`);
     const applied = redaction.applied[0].plan.boxes[0];
     assert.equal(applied.keyframes.length, 2);
+    assert.deepEqual(redaction.applied[0].plan.mutes, [{ start_ms: 1000, end_ms: 2000 }]);
     // Where the box was at 0 s (the first keyframe), against the lower right.
     const k = applied.keyframes[0];
     await seek(page, 0);
