@@ -454,4 +454,15 @@ func TestRedactionKeepsOriginalForOwner(t *testing.T) {
 		t.Error("the original is still stored after its purge")
 	}
 	mustStatus(t, fe.do(owner, "GET", base+"/redaction/original", ""), 404, "original after purge")
+
+	// A hard delete takes a kept original and the redaction rows with it.
+	orig := "an unredacted original"
+	if err := fe.srv.media.store.Put(ctx, "clips/"+clip.ID+"/redaction/original", strings.NewReader(orig), int64(len(orig)), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fe.db.Writer().Exec(ctx, `UPDATE clip_redactions SET original_until = ? WHERE clip_id = ?`, time.Now().Add(time.Hour).UnixMilli(), clip.ID); err != nil {
+		t.Fatal(err)
+	}
+	mustStatus(t, fe.do(owner, "DELETE", base, ""), 204, "delete")
+	fe.assertForgotten(t, clip.ID, clip.UploadID)
 }
