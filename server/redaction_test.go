@@ -338,9 +338,6 @@ func TestRedactionBurnsIntoEveryFile(t *testing.T) {
 			checkFrame(t, "poster", gray(t, filepath.Join(clipDir, "media", info.Poster), -1, anaW, anaH, ""),
 				gray(t, srcPath, posterAt/1000, anaW, anaH, ""), anaW, anaH, posterAt, plan)
 
-			if d := os.Getenv("FILMROOM_REDACT_DEBUG"); d != "" {
-				_ = exec.Command("cp", "-r", clipDir, d).Run()
-			}
 			starts, tiles := thumbCues(t, filepath.Join(clipDir, "media", info.Thumbnails))
 			if len(starts) < 2 {
 				t.Fatalf("only %d thumbnails", len(starts))
