@@ -36,6 +36,8 @@ var tokenUploadRoutes = map[string]bool{
 var tokenFullOnlyReads = map[string]bool{
 	"GET /clips/:id/live": true,
 	"GET /me/export":      true, // everything the user has, in one download
+	// the unredacted original of a redacted clip: what redaction hid
+	"GET /clips/:id/redaction/original": true,
 }
 
 // tokenNever are routes no token may use, whatever its scope: deleting the

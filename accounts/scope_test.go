@@ -27,6 +27,10 @@ func TestTokenAllows(t *testing.T) {
 		{"OPTIONS", "/uploads", ok, ok, ok},
 		{"GET", "/clips/:id/live/log", ok, ok, ok},
 		{"GET", "/clips/:id/live", scope, scope, ok}, // the websocket writes too
+		{"GET", "/clips/:id/redaction", ok, ok, ok},
+		{"GET", "/clips/:id/redaction/original", scope, scope, ok},
+		{"PUT", "/clips/:id/redaction", scope, scope, ok},
+		{"POST", "/clips/:id/redaction/apply", scope, scope, ok},
 		{"POST", "/uploads", scope, ok, ok},
 		{"POST", "/uploads/", scope, ok, ok},
 		{"PATCH", "/uploads/*", scope, ok, ok},

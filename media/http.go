@@ -29,6 +29,9 @@ type Handler struct {
 	signer *URLSigner
 	// linkTTL is how long a signed URL works beyond its clip's length.
 	linkTTL time.Duration
+	// redactions serves the redaction routes (redaction.go); nil answers
+	// 503 there.
+	redactions *Redactions
 }
 
 // UseSigner makes playlists hand out signed segment URLs that work for the
@@ -65,6 +68,7 @@ func (h *Handler) Routes(g *echo.Group) {
 	g.PUT("/clips/:id/privacy", h.setPrivacy)
 	g.POST("/clips/:id/keep", h.keep)
 	h.captionRoutes(g)
+	h.redactionRoutes(g)
 }
 
 func (h *Handler) list(c echo.Context) error {

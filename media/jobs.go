@@ -109,6 +109,7 @@ func NewJobs(ctx context.Context, db *sqldb.DB, cfg JobsConfig, p *Pipeline, cap
 	river.AddWorker(workers, &processWorker{p: p, timeout: cfg.Timeout, leases: ls, retryAfter: cfg.Lease / 3})
 	river.AddWorker(workers, &captionsWorker{cap: cap, timeout: cfg.Timeout})
 	river.AddWorker(workers, &ladderWorker{pw: &processWorker{p: p, timeout: cfg.Timeout, leases: ls, retryAfter: cfg.Lease / 3}})
+	river.AddWorker(workers, &redactWorker{p: p, timeout: cfg.Timeout})
 	rcfg := &river.Config{
 		Logger:               log.With("component", "river"),
 		Workers:              workers,

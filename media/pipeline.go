@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/filmroom/filmroom/accounts"
 	"github.com/filmroom/filmroom/internal/apperr"
@@ -54,6 +55,10 @@ type Pipeline struct {
 	// media store is on this node's disk too.
 	UploadDir  string
 	LocalStore bool
+	// KeepOriginals is how long the unredacted original of a redacted
+	// clip is kept for its owner (0: deleted when the redaction is
+	// applied); see redaction.go.
+	KeepOriginals time.Duration
 }
 
 // transcodeSpace estimates the scratch space one transcode needs from its

@@ -37,6 +37,7 @@ func attackParts() []struct {
 		{"tus headers", len(tusCases())},
 		{"caption files", len(captionFileCases())},
 		{"privacy settings, consent and retention input", len(privacyInputCases())},
+		{"redaction plans", len(redactionPlanCases()) + 1},
 		{"path traversal in upload filenames, media paths and object keys", len(uploadFilenameCases("/")) + len(mediaPathCases()) + len(objectKeyCases())},
 	}
 }
@@ -246,6 +247,10 @@ func idorCases() []idorCase {
 		{"GET", "/api/v1/groups/{G}", ""},
 		{"POST", "/api/v1/groups/{G}/invitations", `{"role":"facilitator"}`},
 		{"GET", "/api/v1/rubrics/{rubric}", ""},
+		{"GET", "/api/v1/clips/{C}/redaction", ""},
+		{"PUT", "/api/v1/clips/{C}/redaction", `{"boxes":[],"mutes":[]}`},
+		{"POST", "/api/v1/clips/{C}/redaction/apply", ""},
+		{"GET", "/api/v1/clips/{C}/redaction/original", ""},
 	} {
 		cs = append(cs, nf("removed peer, leaked ID", "removed", p.method, p.path, p.body))
 	}
@@ -285,6 +290,12 @@ func idorCases() []idorCase {
 			body: `{"clip_id":"{A}","annotation_id":"{ann}"}`, status: 400, code: "invalid_input"},
 		nf("H's facilitator changes the role of G's peer", "other", "PATCH", "/api/v1/groups/{H}/members/{peer}", `{"role":"facilitator"}`),
 		nf("H's facilitator removes G's owner", "other", "DELETE", "/api/v1/groups/{H}/members/{owner}", ""),
+		// The kept unredacted original is the owner's alone, even for the
+		// clip's audience and the outsider's own clip route.
+		idorCase{name: "coach downloads the kept unredacted original", who: "coach", method: "GET", path: "/api/v1/clips/{C}/redaction/original", status: 403, code: "forbidden"},
+		idorCase{name: "peer reads where the students are hidden", who: "peer", method: "GET", path: "/api/v1/clips/{C}/redaction", status: 403, code: "forbidden"},
+		nf("admin downloads the kept unredacted original", "admin", "GET", "/api/v1/clips/{C}/redaction/original", ""),
+		nf("outsider applies a redaction to clip C", "outsider", "POST", "/api/v1/clips/{C}/redaction/apply", ""),
 		idorCase{name: "G's peer manages G's members", who: "peer", method: "PATCH", path: "/api/v1/groups/{G}/members/{owner}", body: `{"role":"peer"}`, status: 403, code: "forbidden"},
 	)
 	// Guessed IDs get the answer of forbidden ones: an ID reveals nothing.
@@ -297,6 +308,8 @@ func idorCases() []idorCase {
 		{"owner", "GET", "/api/v1/goals/{guess}"},
 		{"owner", "GET", "/api/v1/groups/{guess}"},
 		{"owner", "GET", "/api/v1/rubrics/{guess}"},
+		{"owner", "GET", "/api/v1/clips/{guess}/redaction"},
+		{"owner", "GET", "/api/v1/clips/{guess}/redaction/original"},
 		{"owner", "DELETE", "/api/v1/me/tokens/{guess}"},
 		{"anonymous", "GET", "/api/v1/invitations/{guess}"},
 		{"owner", "HEAD", "/api/v1/uploads/{guess}"},

@@ -245,7 +245,7 @@ func TestTokenScopesOverHTTP(t *testing.T) {
 			case credential:
 				want = "token_not_allowed"
 			case scope == accounts.ScopeFull:
-			case key == "GET /api/v1/clips/:id/live", key == "GET /api/v1/me/export":
+			case key == "GET /api/v1/clips/:id/live", key == "GET /api/v1/me/export", key == "GET /api/v1/clips/:id/redaction/original":
 				want = "token_scope"
 			case safe, scope == accounts.ScopeUpload && uploadWrites[key]:
 			default:

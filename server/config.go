@@ -81,6 +81,10 @@ type Config struct {
 	MinFreeSpace int64
 	// AuditRetention is how long audit log entries are kept (0: forever).
 	AuditRetention time.Duration
+	// KeepOriginalsFor is how long the unredacted original of a redacted
+	// clip stays, for its owner only (0: deleted when the redaction is
+	// applied).
+	KeepOriginalsFor time.Duration
 
 	raw *rawConfig
 }
@@ -169,6 +173,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	b.str(&c.MetricsToken, "metrics-token", "", "bearer token /metrics requires (needed to serve /metrics on the public address)")
 	b.str(&c.Secret, "secret", "", "secret that signs media URLs, the same on every node (empty: generated once and kept in the database)")
 	b.duration(&c.MediaURLTTL, "media-url-ttl", 30*time.Minute, "how long a signed media URL works beyond the length of its clip (access is checked on every request too)")
+	b.duration(&c.KeepOriginalsFor, "keep-originals-for", 0, "how long the unredacted original of a redacted clip is kept, downloadable by its owner alone, before it is purged (e.g. 168h; 0: deleted when the redaction is applied)")
 	b.duration(&c.AuditRetention, "audit-retention", privacy.DefaultRetention, "how long the audit log keeps who viewed, downloaded, shared or deleted what, and sign-ins (e.g. 9600h for 400 days; 0: forever)")
 	var proxies string
 	b.str(&proxies, "trusted-proxies", "", "comma-separated addresses or CIDR ranges of load balancers whose X-Forwarded-For names the client (empty: none)")

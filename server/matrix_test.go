@@ -297,6 +297,7 @@ func matrixRoutes() []route {
 	rs = append(rs, auditMatrixRoutes()...)
 	rs = append(rs, exportMatrixRoutes()...)
 	rs = append(rs, privacyMatrixRoutes()...)
+	rs = append(rs, redactionMatrixRoutes()...)
 	return append(rs, annotationRoutes()...)
 }
 

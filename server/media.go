@@ -69,7 +69,7 @@ func newMedia(ctx context.Context, cfg Config, db *sqldb.DB, clips *media.Clips,
 	}
 	p := &media.Pipeline{Clips: clips, Store: store, Log: log, TempDir: tmp, Limits: transcode.DefaultLimits(),
 		Options: transcode.Options{Threads: cfg.FFmpegThreads, Timeout: timeout},
-		Space:   &media.Space{Margin: cfg.MinFreeSpace}, LocalStore: cfg.S3Bucket == ""}
+		Space:   &media.Space{Margin: cfg.MinFreeSpace}, LocalStore: cfg.S3Bucket == "", KeepOriginals: cfg.KeepOriginalsFor}
 	captioner, err := newCaptioner(cfg, clips, store, p, log)
 	if err != nil {
 		return nil, err
@@ -223,6 +223,16 @@ func stageAudio(ctx context.Context, store storage.Store, cfg Config, localPath 
 		}
 	}
 	return "s3://" + cfg.S3Bucket + "/" + prefix + key, cleanup, nil
+}
+
+// purgeOriginals deletes kept unredacted originals whose time is up.
+func (m *mediaParts) purgeOriginals(ctx context.Context, log *slog.Logger) {
+	n, err := m.pipeline.PurgeOriginals(ctx)
+	if err != nil {
+		log.Warn("Could not purge kept unredacted originals.", "error", err)
+	} else if n > 0 {
+		log.Info("Purged kept unredacted originals.", "count", n)
+	}
 }
 
 // sweepUploads ends uploads nobody touched for a day; their clips never

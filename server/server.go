@@ -159,6 +159,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	accountsHTTP.Routes(api)
 	mediaHTTP := media.NewHandler(s.Clips, mp.store)
 	mediaHTTP.UseCaptionJob(mp.captions)
+	mediaHTTP.UseRedactions(media.NewRedactions(mp.pipeline, mp.jobs))
 	key, err := media.SigningKey(ctx, d.DB, cfg.Secret)
 	if err != nil {
 		_ = s.Close(ctx)
@@ -242,6 +243,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 				s.log.Warn("Could not sweep old rate-limit counts.", "error", err)
 			}
 			s.media.sweepUploads(ctx, s.log)
+			s.media.purgeOriginals(ctx, s.log)
 			s.auditPurge.due(ctx, s.now(), s.log)
 			s.retention.due(ctx, s.now(), s.log)
 		}

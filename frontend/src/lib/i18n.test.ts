@@ -57,6 +57,7 @@ describe('message tables', () => {
       import('./messages/coaching'),
       import('./messages/captions'),
       import('./messages/privacyControls'),
+      import('./messages/redaction'),
     ]);
     const seen = new Map<string, number>();
     for (const module of tables) {

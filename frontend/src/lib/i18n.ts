@@ -8,8 +8,9 @@ import { coaching } from './messages/coaching';
 import { core } from './messages/core';
 import { media } from './messages/media';
 import { privacyControls } from './messages/privacyControls';
+import { redaction } from './messages/redaction';
 
-const en = { ...core, ...audit, ...media, ...coaching, ...captions, ...privacyControls } as const;
+const en = { ...core, ...audit, ...media, ...coaching, ...captions, ...privacyControls, ...redaction } as const;
 
 /** MessageKey names one UI string; the compiler rejects unknown keys. */
 export type MessageKey = keyof typeof en;

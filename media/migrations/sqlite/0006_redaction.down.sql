@@ -1,0 +1,1 @@
+DROP TABLE clip_redactions;
