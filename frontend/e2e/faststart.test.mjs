@@ -88,7 +88,7 @@ test('a phone recording plays at once and gains its other qualities in place', a
     const slider = page.getByRole('slider', { name: 'Position in the clip' });
     await slider.focus();
     await page.keyboard.press('Home');
-    for (let i = 0; i < 10; i++) await page.keyboard.press('ArrowRight');
+    for (let i = 0; i < 20; i++) await page.keyboard.press('ArrowRight'); // 1 s a press
     await page.waitForFunction(() => Math.abs((document.querySelector('video')?.currentTime ?? 0) - 20) < 0.1);
     await assertAccessible(page, 'review (playable, ladder coming)');
     await screenshot(page, 'faststart-02-review-source');
