@@ -228,15 +228,18 @@ describe('PlayerController', () => {
   it('switches to a new master playlist where it is, and later recoveries use it', async () => {
     const { c, video, el, created } = setup();
     await c.attach(el, '/api/v1/clips/c1/media/master.m3u8');
-    const hls = created[0];
+    expect(created[0].config.startPosition).toBe(-1);
     video.currentTime = 42;
     c.switchSource('/api/v1/clips/c1/media/master.m3u8?v=2');
+    expect(created).toHaveLength(2);
+    expect(created[0].destroyed).toBe(true);
+    const hls = created[1];
     expect(hls.source).toBe('/api/v1/clips/c1/media/master.m3u8?v=2');
-    expect(hls.startPositions.at(-1)).toBe(42);
+    expect(hls.config.startPosition).toBe(42);
+    expect(hls.media).toBe(el);
     hls.source = '';
     hls.emit('error', { fatal: true, type: 'networkError', response: { code: 403 } });
     expect(hls.source).toBe('/api/v1/clips/c1/media/master.m3u8?v=2');
-    expect(created).toHaveLength(1);
   });
 
   it('fetches fresh media links when a signed link has expired, and goes on where it was', async () => {

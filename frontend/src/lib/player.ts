@@ -252,6 +252,8 @@ export class PlayerController {
   #cleanup: Array<() => void> = [];
   #opts: PlayerOptions;
   #recoveries = 0;
+  /** #hlsModule is the loaded hls.js, for a new instance on switchSource. */
+  #hlsModule: HlsModule | null = null;
   /** #src is the master playlist in use (switchSource changes it). */
   #src = '';
   #destroyed = false;
@@ -358,20 +360,23 @@ export class PlayerController {
     const at = video.currentTime;
     const paused = video.paused;
     this.#src = src;
-    if (this.#hls) {
-      this.#hls.loadSource(src);
-      this.#hls.startLoad(at);
-      return;
-    }
-    video.src = src;
     const resume = () => {
-      video.currentTime = at;
+      if (Math.abs(video.currentTime - at) > 0.05) video.currentTime = at;
       if (!paused) void video.play().catch(() => {});
     };
     video.addEventListener('loadedmetadata', resume, { once: true });
+    if (this.#hls && this.#hlsModule) {
+      // A new hls.js instance starting at the same instant: loadSource on
+      // the old one starts over from the beginning.
+      this.#hls.destroy();
+      this.#useHls(this.#hlsModule, video, src, at);
+      return;
+    }
+    video.src = src;
   }
 
-  #useHls(mod: HlsModule, video: HTMLVideoElement, src: string): void {
+  #useHls(mod: HlsModule, video: HTMLVideoElement, src: string, startAt = -1): void {
+    this.#hlsModule = mod;
     const Hls = mod.default;
     const config: Record<string, unknown> = {
       // Cap the rendition at what the element can show: a weak laptop in a
@@ -382,6 +387,7 @@ export class PlayerController {
       // another origin whose CORS answer is "*", which credentials would fail.
       maxBufferLength: 30,
       backBufferLength: 60,
+      startPosition: startAt,
     };
     if (this.#opts.workerUrl) config.workerPath = this.#opts.workerUrl;
     else config.enableWorker = false;
