@@ -13,7 +13,7 @@ GOVULNCHECK_VERSION := v1.9.0
 # Go test packages run with the race detector; -p 2 matches the 2-core machines.
 GOTEST    := $(GO) test -race -p 2 -timeout 20m
 
-.PHONY: fuzz all run test build frontend setup setup-test lint vet fmt-check e2e test-go test-frontend clean vulncheck npm-audit \
+.PHONY: fuzz all run test build frontend setup setup-test lint vet fmt-check e2e test-go test-frontend clean vulncheck npm-audit bench-fast-start \
         bench bench-media bench-captions bench-annotations bench-live bench-upload bench-web soak
 
 all: build
@@ -117,6 +117,12 @@ soak: build
 
 # The web benchmark seeds 2,000 annotations through the API as fast as it
 # can: the write limits are off there, they would measure themselves.
+# bench-fast-start: time to playable (API and headless Chromium) and to the
+# full ladder for H.264, HEVC and VP9 inputs, against bare ffmpeg
+# (FASTSTART_MINUTES, FASTSTART_LADDER_MAX: see the script).
+bench-fast-start: build
+	cd frontend && FILMROOM_BIN=$(CURDIR)/$(BIN) node e2e/perf/faststart-bench.mjs
+
 bench-web: build
 	cd frontend && FILMROOM_BIN=$(CURDIR)/$(BIN) FILMROOM_WRITE_RATE_USER=off FILMROOM_WRITE_RATE_ADDRESS=off npm run bench
 

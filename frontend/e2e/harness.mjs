@@ -52,7 +52,7 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * It rejects if the process exits first, with the server's output in the error.
  * The returned object's stop() ends the server and removes its data folder.
  */
-export async function startServer({ name = 'e2e' } = {}) {
+export async function startServer({ name = 'e2e', args: extra = [] } = {}) {
   const bin = serverBinary();
   if (!existsSync(bin)) {
     throw new Error(`server binary ${bin} not found: build it first (make build), or set FILMROOM_BIN`);
@@ -66,6 +66,7 @@ export async function startServer({ name = 'e2e' } = {}) {
     '--data-dir', dataDir,
     '--database', `sqlite:${join(dataDir, 'filmroom.db')}`,
     '--base-url', baseURL,
+    ...extra,
   ];
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
   // A runner that exits early (a timeout, a crash) must not leave the server
@@ -110,6 +111,8 @@ export async function startServer({ name = 'e2e' } = {}) {
     baseURL,
     dataDir,
     logs,
+    /** pid is the server's process ID (benchmarks read its CPU time). */
+    pid: child.pid,
     /** stop ends the server gracefully, saves its log, and removes its data. */
     async stop() {
       if (!exited) {
