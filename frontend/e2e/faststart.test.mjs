@@ -8,13 +8,12 @@
 // pages. The recording is made at test time with ffmpeg.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { apiFor } from './api.mjs';
-import { assertAccessible, expectPage, launchBrowser, newPage, screenshot, sleep, startServer, steps } from './harness.mjs';
+import { assertAccessible, expectPage, launchBrowser, makeLesson, newPage, screenshot, sleep, startServer, steps } from './harness.mjs';
 
 const teacher = { name: 'Tess Teacher', email: 'tess@school.test', password: 'a long practice passphrase' };
 const title = 'Group work, period 3';
@@ -27,17 +26,7 @@ let clipFile;
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'filmroom-faststart-e2e-'));
   clipFile = join(work, 'phone.mp4');
-  const ff = spawnSync(
-    'ffmpeg',
-    [
-      '-hide_banner', '-loglevel', 'error', '-y',
-      '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30:duration=40,noise=alls=12:allf=t',
-      '-f', 'lavfi', '-i', 'sine=frequency=330:duration=40',
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '60', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', clipFile,
-    ],
-    { encoding: 'utf8' },
-  );
-  assert.equal(ff.status, 0, `ffmpeg failed: ${ff.stderr}`);
+  makeLesson(clipFile, { size: '1280x720', rate: 30, seconds: 40, tone: 330, filter: 'noise=alls=12:allf=t', gop: 60 });
   server = await startServer({ name: 'faststart' });
   browser = await launchBrowser();
 });

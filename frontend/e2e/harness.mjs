@@ -259,15 +259,32 @@ export async function assertAccessible(page, where) {
 
 /**
  * makeLesson writes a small H.264 test clip to path with ffmpeg: the
- * testsrc2 picture and, unless tone is 0, a sine tone with AAC audio.
+ * testsrc2 picture (through filter, e.g. noise, when given; a keyframe every
+ * gop frames when given) and, unless tone is 0, a sine tone with AAC audio.
  */
-export function makeLesson(path, { size = '320x180', rate = 25, seconds = 3, tone = 440 } = {}) {
-  const args = ['-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${rate}:duration=${seconds}`];
+export function makeLesson(path, { size = '320x180', rate = 25, seconds = 3, tone = 440, filter = '', gop = 0 } = {}) {
+  const picture = `testsrc2=size=${size}:rate=${rate}:duration=${seconds}` + (filter ? `,${filter}` : '');
+  const args = ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', picture];
   if (tone) args.push('-f', 'lavfi', '-i', `sine=frequency=${tone}:duration=${seconds}`);
   args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p');
+  if (gop) args.push('-g', String(gop));
   if (tone) args.push('-c:a', 'aac', '-shortest');
   args.push(path);
   const ff = spawnSync('ffmpeg', args, { encoding: 'utf8' });
   assert.equal(ff.status, 0, `ffmpeg failed: ${ff.stderr}`);
+}
+
+/**
+ * setUpSite opens a new server's welcome page in page and creates its first
+ * administrator account as person ({ name, email, password }), ending in
+ * the library.
+ */
+export async function setUpSite(page, baseURL, person) {
+  await page.goto(baseURL + '/');
+  await expectPage(page, 'Welcome to filmroom');
+  await page.getByLabel('Your name').fill(person.name);
+  await page.getByLabel('Email address').fill(person.email);
+  await page.getByLabel('Password').fill(person.password);
+  await page.getByRole('button', { name: 'Create administrator account' }).click();
+  await expectPage(page, 'Library');
 }

@@ -10,7 +10,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { assertAccessible, expectCount, expectPage, launchBrowser, makeLesson, newPage, resultsDir, screenshot, startServer, steps } from './harness.mjs';
+import { assertAccessible, expectCount, expectPage, launchBrowser, makeLesson, newPage, resultsDir, screenshot, setUpSite, startServer, steps } from './harness.mjs';
 
 const teacher = { name: 'Tess Teacher', email: 'tess@school.test', password: 'a long practice passphrase' };
 const title = 'Forces lesson, period 2';
@@ -47,13 +47,7 @@ test('upload with a network drop, processing, and review playback', async (t) =>
   assert.ok(size > 3 * CHUNK, `test clip is ${size} bytes: too small to cut into several chunks`);
 
   await step('the teacher sets up the server and lands in an empty library', async () => {
-    await page.goto(server.baseURL + '/');
-    await expectPage(page, 'Welcome to filmroom');
-    await page.getByLabel('Your name').fill(teacher.name);
-    await page.getByLabel('Email address').fill(teacher.email);
-    await page.getByLabel('Password').fill(teacher.password);
-    await page.getByRole('button', { name: 'Create administrator account' }).click();
-    await expectPage(page, 'Library');
+    await setUpSite(page, server.baseURL, teacher);
     await page.getByRole('heading', { name: 'Upload your first lesson' }).waitFor();
     // A group to share with, made through the API with the page's session.
     const csrf = (await context.cookies()).find((c) => c.name === 'filmroom_csrf')?.value ?? '';

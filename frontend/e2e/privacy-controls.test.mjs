@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { apiFor } from './api.mjs';
-import { axeViolations, expectPage, launchBrowser, newPage, screenshot, startServer, steps } from './harness.mjs';
+import { axeViolations, expectPage, launchBrowser, newPage, screenshot, setUpSite, startServer, steps } from './harness.mjs';
 
 const admin = { name: 'Ada Admin', email: 'ada@school.test', password: 'correct horse battery staple' };
 const teacher = { name: 'Tia Teacher', email: 'tia@school.test', password: 'tia likes long passphrases' };
@@ -71,13 +71,7 @@ test('consent, sharing under the policy, downloads and retention', async (t) => 
   let clip;
 
   await step('the admin sets up the server, a group, and invites the teacher', async () => {
-    await adminPage.goto(server.baseURL + '/');
-    await expectPage(adminPage, 'Welcome to filmroom');
-    await adminPage.getByLabel('Your name').fill(admin.name);
-    await adminPage.getByLabel('Email address').fill(admin.email);
-    await adminPage.getByLabel('Password').fill(admin.password);
-    await adminPage.getByRole('button', { name: 'Create administrator account' }).click();
-    await expectPage(adminPage, 'Library');
+    await setUpSite(adminPage, server.baseURL, admin);
     const { group } = await json(adminContext, 'POST', '/api/v1/groups', { name: groupName, description: '' });
     const { invitation } = await json(adminContext, 'POST', `/api/v1/groups/${group.id}/invitations`, { role: 'teacher' });
     await json(context, 'POST', `/api/v1/invitations/${invitation.token}/accept`, teacher);
