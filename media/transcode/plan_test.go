@@ -23,8 +23,10 @@ func TestLadderPlan(t *testing.T) {
 		{"1080p landscape", 1920, 1080, []string{"360p:640x360", "540p:960x540", "720p:1280x720", "1080p:1920x1080"}, "160x90"},
 		{"4K stops at 1080p", 3840, 2160, []string{"360p:640x360", "540p:960x540", "720p:1280x720", "1080p:1920x1080"}, "160x90"},
 		{"portrait phone", 1080, 1920, []string{"360p:360x640", "540p:540x960", "720p:720x1280", "1080p:1080x1920"}, "90x160"},
-		{"between rungs", 1280, 800, []string{"360p:576x360", "540p:864x540", "720p:1152x720"}, "160x100"},
-		{"4:3 SD", 640, 480, []string{"360p:480x360"}, "160x120"},
+		{"4:3 SD gets its own 480p too", 640, 480, []string{"360p:480x360", "480p:640x480"}, "160x120"},
+		{"portrait webcam between rungs", 480, 640, []string{"360p:360x480", "480p:480x640"}, "120x160"},
+		{"just above a rung adds nothing", 1280, 800, []string{"360p:576x360", "540p:864x540", "720p:1152x720"}, "160x100"},
+		{"900p laptop screen", 1600, 900, []string{"360p:640x360", "540p:960x540", "720p:1280x720", "900p:1600x900"}, "160x90"},
 		{"240p gets one rung at its size", 320, 240, []string{"240p:320x240"}, "160x120"},
 		{"odd tiny size rounds to even", 175, 97, []string{"96p:174x96"}, "160x88"},
 	}
@@ -263,6 +265,19 @@ func TestValidateMessages(t *testing.T) {
 		rej, ok := AsRejection(err)
 		if !ok || rej.Code != tc.code || !strings.Contains(rej.Reason, tc.says) {
 			t.Errorf("%s: got %v, want %s mentioning %q", tc.name, err, tc.code, tc.says)
+		}
+	}
+}
+
+func TestOwnHeightRungBitrates(t *testing.T) {
+	t.Parallel()
+	r, ok := ownHeightRung(sortedLadder(DefaultLadder()), 480)
+	if !ok || r.Name != "480p" || r.VideoBitrate != 1_266_667 || r.AudioBitrate != 128_000 {
+		t.Errorf("480p between 360p and 540p: %+v %v", r, ok)
+	}
+	for _, short := range []int{240, 360, 400, 1080, 1440} {
+		if r, ok := ownHeightRung(sortedLadder(DefaultLadder()), short); ok {
+			t.Errorf("short side %d got its own rung %+v", short, r)
 		}
 	}
 }

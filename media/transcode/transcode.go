@@ -277,6 +277,13 @@ func makePlan(p *Probe, opt Options) plan {
 			pl.rungs = append(pl.rungs, plannedRung{Rung: r, width: w, height: h})
 		}
 	}
+	if own, ok := ownHeightRung(sortedLadder(opt.Ladder), short); ok && len(pl.rungs) > 0 {
+		// Between two rungs (a 640x480 browser recording between 360p and
+		// 540p): also a rendition at the source's own height, so its full
+		// detail is not thrown away.
+		w, h := even(p.Width), even(p.Height)
+		pl.rungs = append(pl.rungs, plannedRung{Rung: own, width: w, height: h})
+	}
 	if len(pl.rungs) == 0 {
 		// Smaller than the smallest rung: one rendition at its own size,
 		// with the smallest rung's bit rates.
@@ -301,6 +308,31 @@ func makePlan(p *Probe, opt Options) plan {
 	pl.cols = min(spriteCols, n)
 	pl.rows = (n + pl.cols - 1) / pl.cols
 	return pl
+}
+
+// ownRungMargin is how much taller than the rung below a source must be to
+// get a rendition of its own: 480 over 360 does, 800 over 720 does not.
+const ownRungMargin = 1.15
+
+// ownHeightRung is the rung at the source's own short side when it falls
+// between two rungs of the ladder (sorted), with bit rates interpolated
+// between theirs; false when it is at or above the top rung, below the
+// first, or too close to the rung below.
+func ownHeightRung(ladder []Rung, short int) (Rung, bool) {
+	for i := 1; i < len(ladder); i++ {
+		lo, hi := ladder[i-1], ladder[i]
+		if short <= lo.Height || short >= hi.Height {
+			continue
+		}
+		if float64(short) < ownRungMargin*float64(lo.Height) {
+			return Rung{}, false
+		}
+		f := float64(short-lo.Height) / float64(hi.Height-lo.Height)
+		lerp := func(a, b int) int { return a + int(math.Round(f*float64(b-a))) }
+		return Rung{Name: fmt.Sprintf("%dp", even(short)), Height: even(short),
+			VideoBitrate: lerp(lo.VideoBitrate, hi.VideoBitrate), AudioBitrate: max(lo.AudioBitrate, hi.AudioBitrate)}, true
+	}
+	return Rung{}, false
 }
 
 func sortedLadder(l []Rung) []Rung {
