@@ -312,7 +312,7 @@ func (p *Pipeline) buildLadder(ctx context.Context, c Clip, token string) error 
 			}
 		}
 		b, _ = json.Marshal(merged)
-		res, err := q.Exec(ctx, `UPDATE clips SET media_json = ?, ladder_state = '', ladder_progress = 100, width = ?, height = ?, updated_at = ?
+		res, err := q.Exec(ctx, `UPDATE clips SET media_json = ?, ladder_state = '', ladder_progress = 100, notice = '', width = ?, height = ?, updated_at = ?
 			WHERE id = ? AND (? = '' OR lease_owner = ?)`, string(b), res.Width, res.Height, sqldb.Millis(p.Clips.now()), clipID, token, token)
 		if err != nil {
 			return err

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/filmroom/filmroom/internal/testsvc"
+	"github.com/filmroom/filmroom/media"
 )
 
 // The fault tests run the real binary as subprocesses, so that a kill -9
@@ -162,9 +163,18 @@ type faultClip struct {
 	Progress float64 `json:"progress"`
 	Notice   string  `json:"notice"`
 	SHA256   string  `json:"sha256"`
-	Failure  *struct {
+	Ladder   *struct {
+		State    string  `json:"state"`
+		Progress float64 `json:"progress"`
+	} `json:"ladder"`
+	Failure *struct {
 		Code, Reason string
 	} `json:"failure"`
+}
+
+// ladderRunning reports whether a playable clip's ladder is being encoded.
+func (c faultClip) ladderRunning() bool {
+	return c.Status == "ready" && c.Ladder != nil && c.Ladder.State == media.LadderPending && c.Ladder.Progress > 0
 }
 
 func (b *browser) clip(id string) faultClip {

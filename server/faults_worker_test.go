@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/filmroom/filmroom/internal/testsvc"
+	"github.com/filmroom/filmroom/media"
 )
 
 // faultLease is the job lease the fault tests run with: short, so that a
@@ -48,13 +49,15 @@ func TestWorkerKilledMidTranscode(t *testing.T) {
 	workerArgs := []string{"worker", "--database", dbURL, "--data-dir", dataDir, "--workers", "1", "--ffmpeg-threads", "1",
 		"--captions-engine", "none", "--job-lease", faultLease, "--log-level", "debug"}
 	first := startProc(t, "worker-1", bin, workerArgs...)
-	waitFor(t, "the first worker to be mid-transcode", 3*time.Minute, func() bool {
+	// The clip plays at once from its own streams (fast start); the worker
+	// is killed while it encodes the clip's ladder.
+	waitFor(t, "the first worker to be mid-ladder", 3*time.Minute, func() bool {
 		c := owner.clip(clipID)
-		if c.Status == "ready" || c.Status == "failed" {
+		if c.Status == "failed" || c.Status == "ready" && c.Ladder == nil {
 			t.Fatalf("the clip finished before the worker could be killed (%s): make it longer", c.Status)
 		}
 		ff := processesWith(filepath.Join(dataDir, "tmp"))
-		return c.Status == "transcoding" && c.Progress > 0 && len(ff) > 0
+		return c.ladderRunning() && len(ff) > 0
 	})
 	first.kill9()
 	// ffmpeg runs in a process group of its own, so the kill did not reach
@@ -64,8 +67,8 @@ func TestWorkerKilledMidTranscode(t *testing.T) {
 		return len(processesWith(filepath.Join(dataDir, "tmp"))) == 0
 	})
 	killedAt := owner.clip(clipID)
-	if killedAt.Status != "transcoding" {
-		t.Fatalf("after kill -9 the clip is %q, want still transcoding", killedAt.Status)
+	if killedAt.Status != "ready" || killedAt.Ladder == nil || killedAt.Ladder.State != media.LadderPending {
+		t.Fatalf("after kill -9 the clip is %q with ladder %+v, want still playable with its ladder to come", killedAt.Status, killedAt.Ladder)
 	}
 
 	// Without any worker alive, the web node's sweeper notices the lease
@@ -80,7 +83,7 @@ func TestWorkerKilledMidTranscode(t *testing.T) {
 	}
 
 	// The dead worker's River job is still "running" but marked for
-	// cancellation, and a fresh job for the clip waits.
+	// cancellation, and a fresh ladder job for the clip waits.
 	db, err := sql.Open("pgx", dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -93,11 +96,11 @@ func TestWorkerKilledMidTranscode(t *testing.T) {
 			count(*) FILTER (WHERE state = 'running'),
 			count(*) FILTER (WHERE state = 'running' AND metadata ? 'cancel_attempted_at'),
 			count(*) FILTER (WHERE state = 'available')
-			FROM river_job WHERE kind = 'media.process' AND args->>'clip_id' = $1`, clipID).Scan(&running, &cancelMarked, &waiting); err != nil {
+			FROM river_job WHERE kind = 'media.ladder' AND args->>'clip_id' = $1`, clipID).Scan(&running, &cancelMarked, &waiting); err != nil {
 			t.Fatal(err)
 		}
 		if running != 1 || waiting > 1 {
-			t.Fatalf("process jobs of the clip: %d running, %d waiting; want 1 and at most 1", running, waiting)
+			t.Fatalf("ladder jobs of the clip: %d running, %d waiting; want 1 and at most 1", running, waiting)
 		}
 		return cancelMarked == 1 && waiting == 1
 	})
@@ -105,15 +108,15 @@ func TestWorkerKilledMidTranscode(t *testing.T) {
 	// A second worker takes the retry and finishes the clip.
 	startProc(t, "worker-2", bin, workerArgs...)
 	var done faultClip
-	waitFor(t, "the clip to become ready on the second worker", 5*time.Minute, func() bool {
+	waitFor(t, "the ladder to be done on the second worker", 5*time.Minute, func() bool {
 		done = owner.clip(clipID)
-		if done.Status == "failed" {
-			t.Fatalf("the retried clip failed: %+v", done.Failure)
+		if done.Status != "ready" || done.Ladder != nil && done.Ladder.State == media.LadderFailed {
+			t.Fatalf("the retried ladder failed: %s %+v %+v", done.Status, done.Ladder, done.Failure)
 		}
-		return done.Status == "ready"
+		return done.Ladder == nil
 	})
-	if done.Notice != "" || done.Progress != 100 {
-		t.Fatalf("ready clip: notice %q, progress %v; want none and 100", done.Notice, done.Progress)
+	if done.Notice != "" {
+		t.Fatalf("ready clip: notice %q; want none", done.Notice)
 	}
 	// The clip plays: its master playlist is there.
 	owner.must("GET", "/api/v1/clips/"+clipID+"/media/master.m3u8", "", 200)
