@@ -252,6 +252,10 @@ func (h *Handler) download(c echo.Context) error {
 	if clip.Status != StatusReady && clip.Status != StatusCaptioning {
 		return apperr.New(apperr.ErrConflict, "not_ready", "this clip is still being processed; try again when it is ready")
 	}
+	if clip.Ladder != nil && clip.Ladder.State == LadderPending {
+		// Fast start: the MP4 is made with the full ladder.
+		return apperr.New(apperr.ErrConflict, "not_ready", "the download is made with the clip's other qualities, which are still being prepared; try again in a few minutes")
+	}
 	name := strings.Map(func(r rune) rune {
 		if r == '"' || r == '/' || r == '\\' || r < 32 {
 			return '_'
