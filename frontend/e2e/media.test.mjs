@@ -115,7 +115,7 @@ test('upload with a network drop, processing, and review playback', async (t) =>
     const card = page.locator('.clip-card', { hasText: title });
     await card.waitFor();
     await card.locator('.badge', { hasText: 'Ready' }).or(card.getByRole('progressbar')).first().waitFor();
-    if (await card.getByRole('progressbar').isVisible()) {
+    if (await card.getByRole('progressbar').first().isVisible()) {
       await assertAccessible(page, 'library (processing)');
       await screenshot(page, 'media-04-library-processing');
     }

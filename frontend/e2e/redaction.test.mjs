@@ -122,7 +122,9 @@ test('redaction: draw, follow, preview, apply, play the redacted clip', async (t
       if (clip) {
         assert.notEqual(clip.status, 'failed', JSON.stringify(clip.failure));
         clipId = clip.id;
-        if (clip.status === 'ready' || clip.status === 'captioning') break;
+        // Playable, and its full ladder made (fast start): the player then
+        // does not switch sources while she draws.
+        if ((clip.status === 'ready' || clip.status === 'captioning') && clip.ladder?.state !== 'pending') break;
       }
       await sleep(300);
     }
