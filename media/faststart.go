@@ -100,7 +100,11 @@ func (j *Jobs) background(ctx context.Context, clipID string) placement {
 
 // EnqueueLadder queues the full ladder of a clip that plays already.
 func (j *Jobs) EnqueueLadder(ctx context.Context, clipID string) error {
-	_, err := j.insert(ctx, LadderArgs{ClipID: clipID}, j.background(ctx, clipID))
+	// Behind waiting captions of the same rank: a person reads captions
+	// sooner than they miss a sharper picture.
+	at := j.background(ctx, clipID)
+	at.priority = min(at.priority+1, 4)
+	_, err := j.insert(ctx, LadderArgs{ClipID: clipID}, at)
 	return err
 }
 

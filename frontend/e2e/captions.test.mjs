@@ -114,7 +114,9 @@ test('captions, transcript, transcript search and standard exports', async (t) =
       if (clip) {
         assert.notEqual(clip.status, 'failed', JSON.stringify(clip.failure));
         clipId = clip.id;
-        if (clip.status === 'ready') break;
+        // Playable and its full ladder made (fast start), so the player
+        // does not switch sources during the story.
+        if (clip.status === 'ready' && clip.ladder?.state !== 'pending') break;
       }
       await sleep(300);
     }
