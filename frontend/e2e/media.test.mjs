@@ -123,6 +123,9 @@ test('upload with a network drop, processing, and review playback', async (t) =>
     const failed = await card.locator('.badge-failed').count();
     assert.equal(failed, 0, 'the clip failed');
     await card.locator('img').waitFor(); // the poster
+    // It plays already; its other qualities (with the waveform and the
+    // thumbnails the timeline shows below) follow.
+    await card.getByText('Playable · more qualities coming').waitFor({ state: 'detached' });
     await assertAccessible(page, 'library (ready)');
     await screenshot(page, 'media-05-library-ready');
 
