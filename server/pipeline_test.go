@@ -70,9 +70,9 @@ func tusUpload(t *testing.T, e *env, p person, data []byte, filename string, chu
 		}
 		res := e.doWith(p, "PATCH", path, string(data[offset:end]), map[string]string{"Tus-Resumable": "1.0.0",
 			"Upload-Offset": strconv.Itoa(offset), "Content-Type": "application/offset+octet-stream"})
-		if res.status == 409 || res.status == 423 {
-			// The server was still finishing the dropped request: ask again
-			// for the offset, as tus-js-client does.
+		if res.status == 409 || res.status == 423 || res.status >= 500 {
+			// The server was still finishing the dropped request (or says
+			// to resume): ask again for the offset, as tus-js-client does.
 			if retries++; retries > 50 {
 				t.Fatalf("PATCH at %d kept conflicting: %d %s", offset, res.status, res.body)
 			}
