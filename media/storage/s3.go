@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -552,4 +553,26 @@ func (s *s3Store) PresignGet(ctx context.Context, key string, ttl time.Duration)
 		return "", fmt.Errorf("presign %q: %w", key, err)
 	}
 	return req.URL, nil
+}
+
+// PutFile uploads the local file at path as Put does.
+func (s *s3Store) PutFile(ctx context.Context, key, path, contentType string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("put %q: %w", key, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("put %q: %w", key, err)
+	}
+	return s.Put(ctx, key, f, st.Size(), contentType)
+}
+
+// LocalFile: objects in S3 are not local files.
+func (s *s3Store) LocalFile(_ context.Context, key string) (string, error) {
+	if err := ValidateKey(key); err != nil {
+		return "", fmt.Errorf("local file %q: %w", key, err)
+	}
+	return "", fmt.Errorf("local file %q: %w", key, ErrNotLocal)
 }

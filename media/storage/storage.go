@@ -38,7 +38,17 @@ type Store interface {
 	// until ttl passes, so players can fetch segments straight from S3.
 	// Stores that cannot do that return ErrPresignUnsupported.
 	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
+	// PutFile stores the local file at path under key, like Put. The local
+	// store takes the file itself (a hard link, no copy) where it can, so
+	// the caller must not change the file afterwards; it may remove it.
+	PutFile(ctx context.Context, key, path, contentType string) error
+	// LocalFile is the path of a file holding the object, for reading
+	// without a copy, or ErrNotLocal where objects are not files here.
+	LocalFile(ctx context.Context, key string) (string, error)
 }
+
+// ErrNotLocal: the store keeps its objects elsewhere (LocalFile).
+var ErrNotLocal = errors.New("object is not a local file")
 
 // Object is an open stored object. Seek is cheap and Read fetches lazily, so
 // http.ServeContent can answer Range requests on every implementation.

@@ -10,6 +10,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -43,6 +45,8 @@ func Exercise(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"content_types", testContentTypes},
 		{"canceled_context", testCanceled},
 		{"presign", testPresign},
+		{"put_file", testPutFile},
+		{"local_file", testLocalFile},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -505,5 +509,83 @@ func testPresign(t *testing.T, s storage.Store) {
 	}
 	if _, err := s.PresignGet(context.Background(), "a.ts", 0); err == nil {
 		t.Fatal("PresignGet with a zero TTL succeeded")
+	}
+}
+
+// testPutFile stores a file, then removes and rewrites the source path: the
+// object keeps the bytes it was given (the local store's hard link shares
+// the inode, not the name).
+func testPutFile(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	data := payload(300_000, 7)
+	src := filepath.Join(t.TempDir(), "upload.bin")
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	key := "clips/c9/source/original"
+	if err := s.PutFile(ctx, key, src, ""); err != nil {
+		t.Fatalf("PutFile: %v", err)
+	}
+	if err := os.Remove(src); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(src, []byte("other"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, info := get(t, s, key)
+	if !bytes.Equal(got, data) || info.Size != int64(len(data)) || info.ETag == "" {
+		t.Fatalf("read back %d bytes (equal: %v), info %+v", len(got), bytes.Equal(got, data), info)
+	}
+	if info.ContentType != "application/octet-stream" {
+		t.Fatalf("content type %q, want the key's", info.ContentType)
+	}
+	seg := filepath.Join(t.TempDir(), "seg_00001.ts")
+	if err := os.WriteFile(seg, data[:1000], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutFile(ctx, "clips/c9/hls/source/seg_00001.ts", seg, ""); err != nil {
+		t.Fatalf("PutFile: %v", err)
+	}
+	if _, info := get(t, s, "clips/c9/hls/source/seg_00001.ts"); info.ContentType != "video/mp2t" {
+		t.Fatalf("segment content type %q", info.ContentType)
+	}
+	for _, tc := range []struct {
+		name, key, path string
+	}{
+		{"missing file", "clips/c9/x", filepath.Join(t.TempDir(), "missing")},
+		{"a folder", "clips/c9/y", t.TempDir()},
+		{"bad key", "../escape", seg},
+	} {
+		if err := s.PutFile(ctx, tc.key, tc.path, ""); err == nil {
+			t.Errorf("%s: PutFile succeeded", tc.name)
+		}
+	}
+	if _, err := s.Stat(ctx, "clips/c9/x"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("a failed PutFile left an object: %v", err)
+	}
+}
+
+// testLocalFile: a store either names a file with the object's bytes or
+// says ErrNotLocal.
+func testLocalFile(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	data := payload(5000, 8)
+	put(t, s, "clips/c8/source/original", data, "")
+	p, err := s.LocalFile(ctx, "clips/c8/source/original")
+	switch {
+	case errors.Is(err, storage.ErrNotLocal):
+	case err != nil:
+		t.Fatalf("LocalFile: %v", err)
+	default:
+		b, err := os.ReadFile(p)
+		if err != nil || !bytes.Equal(b, data) {
+			t.Fatalf("LocalFile %s: %d bytes, %v", p, len(b), err)
+		}
+		if _, err := s.LocalFile(ctx, "clips/c8/missing"); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("LocalFile of a missing object: %v", err)
+		}
+	}
+	if _, err := s.LocalFile(ctx, "../x"); err == nil {
+		t.Fatal("LocalFile accepted a bad key")
 	}
 }
