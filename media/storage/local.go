@@ -110,15 +110,25 @@ func (s *localStore) Put(ctx context.Context, key string, r io.Reader, size int6
 		return fmt.Errorf("put %q: close: %w", key, err)
 	}
 
-	meta, err := json.Marshal(sidecar{ContentType: contentType, ETag: hex.EncodeToString(h.Sum(nil))})
+	if err := s.commit(key, tmp, sidecar{ContentType: contentType, ETag: hex.EncodeToString(h.Sum(nil))}); err != nil {
+		return err
+	}
+	committed = true
+	return nil
+}
+
+// commit writes the sidecar of key and renames the temp file tmp to key.
+// The sidecar goes first and the data rename is the commit point: a crash
+// in between leaves the old object with a newer sidecar, which the next Put
+// of the key overwrites.
+func (s *localStore) commit(key, tmp string, meta sidecar) error {
+	b, err := json.Marshal(meta)
 	if err != nil {
 		return fmt.Errorf("put %q: encode sidecar: %w", key, err)
 	}
-	// The sidecar goes first and the data rename is the commit point: a
-	// crash in between leaves the old object with a newer sidecar, which the
-	// next Put of the key overwrites.
+	dir, _ := path.Split(key)
 	metaTmp := tempName(dir)
-	if err := s.root.WriteFile(metaTmp, meta, 0o644); err != nil {
+	if err := s.root.WriteFile(metaTmp, b, 0o644); err != nil {
 		return fmt.Errorf("put %q: write sidecar: %w", key, err)
 	}
 	if err := s.root.Rename(metaTmp, metaPath(key)); err != nil {
@@ -128,7 +138,6 @@ func (s *localStore) Put(ctx context.Context, key string, r io.Reader, size int6
 	if err := s.root.Rename(tmp, key); err != nil {
 		return fmt.Errorf("put %q: commit: %w", key, err)
 	}
-	committed = true
 	return nil
 }
 

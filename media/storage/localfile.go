@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -34,7 +33,7 @@ func (s *localStore) PutFile(ctx context.Context, key, src, contentType string) 
 	tmp, err := s.linkTemp(dir, src)
 	if err != nil {
 		// Another file system, or one without hard links: copy.
-		return s.copyFile(ctx, key, src, contentType)
+		return putFromFile(ctx, s, key, src, contentType)
 	}
 	committed := false
 	defer func() {
@@ -52,20 +51,8 @@ func (s *localStore) PutFile(ctx context.Context, key, src, contentType string) 
 	if err != nil {
 		return fmt.Errorf("put %q: sync: %w", key, err)
 	}
-	meta, err := json.Marshal(sidecar{ContentType: contentType})
-	if err != nil {
-		return fmt.Errorf("put %q: encode sidecar: %w", key, err)
-	}
-	metaTmp := tempName(dir)
-	if err := s.root.WriteFile(metaTmp, meta, 0o644); err != nil {
-		return fmt.Errorf("put %q: write sidecar: %w", key, err)
-	}
-	if err := s.root.Rename(metaTmp, metaPath(key)); err != nil {
-		_ = s.root.Remove(metaTmp)
-		return fmt.Errorf("put %q: commit sidecar: %w", key, err)
-	}
-	if err := s.root.Rename(tmp, key); err != nil {
-		return fmt.Errorf("put %q: commit: %w", key, err)
+	if err := s.commit(key, tmp, sidecar{ContentType: contentType}); err != nil {
+		return err
 	}
 	committed = true
 	return nil
@@ -100,7 +87,8 @@ func (s *localStore) linkTemp(dir, src string) (string, error) {
 	return tmp, nil
 }
 
-func (s *localStore) copyFile(ctx context.Context, key, src, contentType string) error {
+// putFromFile stores the file at src with Put (a copy).
+func putFromFile(ctx context.Context, s Store, key, src, contentType string) error {
 	f, err := os.Open(src)
 	if err != nil {
 		return fmt.Errorf("put %q: %w", key, err)

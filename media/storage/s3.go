@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -557,16 +556,7 @@ func (s *s3Store) PresignGet(ctx context.Context, key string, ttl time.Duration)
 
 // PutFile uploads the local file at path as Put does.
 func (s *s3Store) PutFile(ctx context.Context, key, path, contentType string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("put %q: %w", key, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("put %q: %w", key, err)
-	}
-	return s.Put(ctx, key, f, st.Size(), contentType)
+	return putFromFile(ctx, s, key, path, contentType)
 }
 
 // LocalFile: objects in S3 are not local files.
