@@ -157,6 +157,73 @@ func parseSRTTimestamp(s string) (int64, bool) {
 // are kept, other tags (<font>) and {\...} style codes are dropped, and
 // "&", "<" and ">" that are text are escaped.
 func srtToVTTText(s string) string {
+	return convertSRTText(dropSRTStyling(s))
+}
+
+// dropSRTStyling removes <font> tags and {\...} style codes until none is
+// left. One pass is not enough: removing "{\x}" from "<{\x}font>" leaves a
+// <font> tag, and text that read as literal "<font>" here would be written
+// to SRT as a tag another reader drops. The result is a fixpoint, so SRT
+// written from the converted cues parses back to the same text. It runs in
+// linear time: each byte is appended and removed at most once.
+func dropSRTStyling(s string) string {
+	if !strings.ContainsAny(s, "<{") {
+		return s
+	}
+	out := make([]byte, 0, len(s))
+	var lt, gt, brace []int // positions in out of '<', '>' and "{\" starts
+	truncate := func(n int) {
+		out = out[:n]
+		for _, st := range []*[]int{&lt, &gt, &brace} {
+			k := len(*st)
+			for k > 0 && (*st)[k-1] >= n {
+				k--
+			}
+			*st = (*st)[:k]
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch c {
+		case '>':
+			// Only the last '<' can open a tag ending here, and only if no
+			// '>' came after it.
+			if n := len(lt); n > 0 && (len(gt) == 0 || gt[len(gt)-1] < lt[n-1]) {
+				// Longer runs are text (srtTag says so too); the bound keeps
+				// the work per '>' constant.
+				if start := lt[n-1]; len(out)-start <= maxSRTTagLen {
+					if tag, m := srtTag(string(out[start:]) + ">"); m > 0 && tag == "" {
+						truncate(start)
+						continue
+					}
+				}
+			}
+			gt = append(gt, len(out))
+		case '}':
+			// Every "{\" still open has no '}' after it; the first one
+			// starts the code this brace closes.
+			if len(brace) > 0 {
+				truncate(brace[0])
+				continue
+			}
+		case '<':
+			lt = append(lt, len(out))
+		case '\\':
+			if n := len(out); n > 0 && out[n-1] == '{' {
+				brace = append(brace, n-1)
+			}
+		case '\n':
+			// Tags and codes do not span lines.
+			lt, gt, brace = lt[:0], gt[:0], brace[:0]
+		}
+		out = append(out, c)
+	}
+	return string(out)
+}
+
+// convertSRTText escapes and converts SRT text that holds no droppable
+// styling (see dropSRTStyling).
+func convertSRTText(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); {
 		switch s[i] {
@@ -187,12 +254,16 @@ func srtToVTTText(s string) string {
 	return b.String()
 }
 
+// maxSRTTagLen is the longest "<...>" read as a tag; longer runs are text.
+// Real <font color=...> tags are far shorter.
+const maxSRTTagLen = 200
+
 // srtTag recognizes an SRT formatting tag at the start of s. It returns the
 // WebVTT form ("" for tags WebVTT lacks, such as <font>) and its length, or
 // n == 0 when the '<' is text.
 func srtTag(s string) (string, int) {
 	end := strings.IndexByte(s, '>')
-	if end < 0 || strings.ContainsAny(s[1:end], "<\n") {
+	if end < 0 || end > maxSRTTagLen || strings.ContainsAny(s[1:end], "<\n") {
 		return "", 0
 	}
 	inner := strings.ToLower(strings.TrimSpace(s[1:end]))

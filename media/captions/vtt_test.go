@@ -191,6 +191,34 @@ func TestParseSRT(t *testing.T) {
 	}
 }
 
+// TestSRTStylingFixpoint: styling that only forms once other styling is
+// removed is removed too, so written SRT reads back as the same text.
+func TestSRTStylingFixpoint(t *testing.T) {
+	t.Parallel()
+	long := "<" + strings.Repeat("a", maxSRTTagLen) + ">"
+	for _, tc := range []struct{ in, want string }{
+		{"<font color=red>x</font>", "x"},
+		{"<{\\x}font>hi", "hi"},
+		{"<<font>font>hi", "hi"},
+		{"{{\\x}\\y}hi", "hi"},
+		{"<b{\\x}>hi</b>", "<b>hi</b>"},
+		{"<fo{\\x}nt>hi", "hi"},
+		{"a < b > c", "a <b> c"}, // srtTag reads "< b >" as <b>
+		{"1 < 2, 3 > 2", "1 &lt; 2, 3 &gt; 2"},
+		{"<a<font>b", "&lt;ab"},
+		{long, "&lt;" + strings.Repeat("a", maxSRTTagLen) + "&gt;"},
+		{"<" + strings.Repeat("a", 50) + strings.Repeat("{\\>}", 50), "&lt;" + strings.Repeat("a", 50)},
+	} {
+		got := srtToVTTText(tc.in)
+		if got != tc.want {
+			t.Errorf("srtToVTTText(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if again := srtToVTTText(vttToSRTText(got)); again != got {
+			t.Errorf("%q: written as SRT and read back: %q, want %q", tc.in, again, got)
+		}
+	}
+}
+
 func TestParseSRTEncodings(t *testing.T) {
 	t.Parallel()
 	latin1, err := os.ReadFile("testdata/latin1.srt")
@@ -330,6 +358,8 @@ func FuzzParseVTT(f *testing.F) {
 func FuzzParseSRT(f *testing.F) {
 	seedCorpus(f, "*.srt")
 	f.Add([]byte("1\n00:00:00,000 --> 00:00:01,000\n<font color=red>x</font> {\\an8}&<>\n"))
+	// Styling that only forms once other styling is removed.
+	f.Add([]byte("1\n00:00:00,000 --> 00:00:00,010\n<{\\x}font>\n\n2\n00:00:01,000 --> 00:00:02,000\n<<font>font>{{\\x}\\y}<b{\\x}>a\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tr, _ := ParseSRT(bytes.NewReader(data), ParseOptions{MaxBytes: 1 << 20})
 		if tr == nil {
