@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -24,10 +21,11 @@ const DefaultCaptionLanguage = "en"
 // noSoundReason is the caption reason of a clip without an audio stream.
 const noSoundReason = "This clip has no sound, so there is nothing to caption."
 
-// CaptionJob is the Captioner the media job queue runs after a clip becomes
-// ready: it extracts the audio of the stored source, runs the speech engine
-// with progress, lays the words out as cues and saves the machine version.
-// The clip stays ready to watch throughout; only caption_status moves.
+// CaptionJob is the Captioner the media job queue runs as soon as a clip's
+// probe finds sound (and again, harmlessly, when the clip is ready): it
+// extracts the audio of the stored source, cuts it into chunks captioned in
+// parallel (see captions_chunks.go), and saves the machine version as the
+// chunks finish. The clip plays throughout; only caption_status moves.
 type CaptionJob struct {
 	Pipeline *Pipeline
 	Captions *Captions
@@ -38,21 +36,29 @@ type CaptionJob struct {
 	EngineErr error
 	// Language is the BCP 47 tag the engine transcribes ("" means en).
 	Language string
+	// ChunkTarget is the length of the chunks the audio is cut into (0:
+	// DefaultCaptionChunk).
+	ChunkTarget time.Duration
 }
 
 var _ Captioner = (*CaptionJob)(nil)
 
-// Caption captions one clip. It is idempotent: a clip that already has
-// machine captions in the language is left alone. Conditions a retry cannot
-// change (no sound, no engine, no speech, an unsupported language) end with
-// caption_status none and no error; engine crashes and timeouts return an
-// error so the queue retries, and the last attempt marks the clip failed
-// with a reason a person can act on.
-func (j *CaptionJob) Caption(ctx context.Context, clipID string, attempt, maxAttempts int) error {
-	lang := j.Language
-	if lang == "" {
-		lang = DefaultCaptionLanguage
+func (j *CaptionJob) lang() string {
+	if j.Language == "" {
+		return DefaultCaptionLanguage
 	}
+	return j.Language
+}
+
+// Caption starts (or resumes) the captioning of one clip. It is
+// idempotent: a clip that already has machine captions in the language is
+// left alone, and an unfinished run is carried on, not started over.
+// Conditions a retry cannot change (no sound, no engine, no speech, an
+// unsupported language) end with caption_status none and no error; errors
+// before the chunks are queued return so that the queue retries, and the
+// last attempt marks the clip failed with a reason a person can act on.
+func (j *CaptionJob) Caption(ctx context.Context, clipID string, attempt, maxAttempts int) error {
+	lang := j.lang()
 	log := j.Pipeline.Log.With("clip_id", clipID, "attempt", attempt)
 	c, err := j.Pipeline.Clips.get(ctx, clipID)
 	if errors.Is(err, apperr.ErrNotFound) {
@@ -61,14 +67,16 @@ func (j *CaptionJob) Caption(ctx context.Context, clipID string, attempt, maxAtt
 	if err != nil {
 		return err
 	}
-	if c.Status != StatusReady {
-		return nil // failed or being processed again; that run queues captions anew
+	if c.Status == StatusFailed || c.Status == StatusUploading {
+		return nil // the clip failed (or is being replaced); nothing to caption
 	}
 	none := func(reason string) error {
 		log.Info("Clip not captioned automatically.", "reason", reason)
 		return j.Captions.setJobState(ctx, clipID, CaptionNone, 0, reason)
 	}
-	if !c.HasAudio {
+	// has_audio is known once the clip is ready; before that the probe
+	// found sound, and ExtractAudio says if it was wrong.
+	if c.Status == StatusReady && !c.HasAudio {
 		return none(noSoundReason)
 	}
 	if j.Engine == nil {
@@ -86,33 +94,27 @@ func (j *CaptionJob) Caption(ctx context.Context, clipID string, attempt, maxAtt
 			return nil // a retried job that already finished
 		}
 	}
-	if err := j.Captions.setJobState(ctx, clipID, CaptionRunning, 0, ""); err != nil {
+	run, err := j.resumableRun(ctx, clipID)
+	if err != nil {
 		return err
 	}
-	words, err := j.recognize(ctx, clipID, lang)
-	switch {
-	case errors.Is(err, captions.ErrNoAudio):
-		return none(noSoundReason)
-	case errors.Is(err, captions.ErrEngineNotFound):
-		return none("The speech engine is not installed on this server (" + err.Error() + "). You can upload a caption file (WebVTT or SRT).")
-	case errors.Is(err, captions.ErrUnsupportedLanguage):
-		return none("The speech engine cannot transcribe " + languageLabel(lang) + ". You can upload a caption file (WebVTT or SRT).")
-	case err != nil:
-		return j.failed(ctx, clipID, attempt, maxAttempts, err)
+	if run == "" {
+		if err := j.Captions.setJobState(ctx, clipID, CaptionRunning, 0, ""); err != nil {
+			return err
+		}
+		var parts int
+		run, parts, err = j.startRun(ctx, clipID, lang)
+		switch {
+		case errors.Is(err, ErrClipDeleted):
+			return nil
+		case errors.Is(err, captions.ErrNoAudio):
+			return none(noSoundReason)
+		case err != nil:
+			return j.failed(ctx, clipID, attempt, maxAttempts, err)
+		}
+		log.Info("Captioning a clip in parts.", "run", run, "parts", parts, "lang", lang, "status", c.Status)
 	}
-	if len(words) == 0 {
-		return none("No speech was recognized in this clip. If people speak in it, you can upload a caption file (WebVTT or SRT).")
-	}
-	cues := captions.BuildCues(words)
-	if _, err := j.Captions.save(ctx, newVersion{clipID: clipID, lang: lang, version: CaptionMachine, cues: cues, words: words,
-		engine: j.Engine.Name()}); err != nil {
-		return j.failed(ctx, clipID, attempt, maxAttempts, err)
-	}
-	if err := j.Captions.setJobState(ctx, clipID, CaptionReady, 100, ""); err != nil {
-		return err
-	}
-	log.Info("Clip captioned.", "lang", lang, "engine", j.Engine.Name(), "words", len(words), "cues", len(cues))
-	return nil
+	return j.dispatch(ctx, clipID, run, attempt, maxAttempts)
 }
 
 // Requeue queues the clip's automatic captions again, after checking that
@@ -138,7 +140,7 @@ func (j *CaptionJob) Requeue(ctx context.Context, c Clip) error {
 	}
 	// Claim the clip: only a clip not already queued or running moves to
 	// pending, so two quick requests queue one job.
-	res, err := j.Pipeline.Clips.db.Writer().Exec(ctx, `UPDATE clips SET caption_status = ?, caption_progress = 0, caption_reason = '', updated_at = ?
+	res, err := j.Pipeline.Clips.db.Writer().Exec(ctx, `UPDATE clips SET caption_status = ?, caption_progress = 0, caption_reason = '', caption_run = '', updated_at = ?
 		WHERE id = ? AND status = ? AND caption_status NOT IN (?, ?)`,
 		CaptionPending, sqldb.Millis(j.Pipeline.Clips.now()), c.ID, StatusReady, CaptionPending, CaptionRunning)
 	if err != nil {
@@ -154,44 +156,6 @@ func (j *CaptionJob) Requeue(ctx context.Context, c Clip) error {
 	}
 	j.Captions.changed(ctx, c.ID)
 	return nil
-}
-
-// recognize fetches the source, extracts its audio and runs the engine,
-// recording progress on the clip at most once a second.
-func (j *CaptionJob) recognize(ctx context.Context, clipID, lang string) ([]captions.Word, error) {
-	work, err := os.MkdirTemp(j.Pipeline.TempDir, "filmroom-captions-")
-	if err != nil {
-		return nil, fmt.Errorf("caption clip %s: %w", clipID, err)
-	}
-	defer os.RemoveAll(work)
-	src := filepath.Join(work, "source")
-	if err := j.Pipeline.fetch(ctx, sourceKey(clipID), src); err != nil {
-		return nil, fmt.Errorf("caption clip %s: %w", clipID, err)
-	}
-	wav := filepath.Join(work, "audio.wav")
-	if err := captions.ExtractAudio(ctx, src, wav); err != nil {
-		return nil, fmt.Errorf("caption clip %s: %w", clipID, err)
-	}
-	if err := os.Remove(src); err != nil {
-		return nil, fmt.Errorf("caption clip %s: %w", clipID, err)
-	}
-	var mu sync.Mutex
-	var last time.Time
-	words, err := j.Engine.Transcribe(ctx, wav, lang, func(pct float64) {
-		mu.Lock()
-		defer mu.Unlock()
-		if time.Since(last) < time.Second || pct >= 100 {
-			return
-		}
-		last = time.Now()
-		// Progress is best effort: a failed update must not fail the job.
-		_, _ = j.Pipeline.Clips.db.Writer().Exec(ctx, `UPDATE clips SET caption_progress = ? WHERE id = ? AND caption_status = ?`,
-			pct, clipID, CaptionRunning)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("caption clip %s: %w", clipID, err)
-	}
-	return words, nil
 }
 
 // failed records a failed attempt: pending again while retries remain,

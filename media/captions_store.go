@@ -60,10 +60,14 @@ type CaptionTrack struct {
 // CaptionState is a clip's captioning: where the automatic captions job is
 // and which tracks exist.
 type CaptionState struct {
-	Status   string         `json:"status"`
-	Progress float64        `json:"progress"`
-	Reason   string         `json:"reason,omitempty"`
-	Tracks   []CaptionTrack `json:"tracks"`
+	Status   string  `json:"status"`
+	Progress float64 `json:"progress"`
+	Reason   string  `json:"reason,omitempty"`
+	// Parts and PartsDone count the chunks of the captioning under way
+	// (both 0 when none is): a track grows as parts finish.
+	Parts     int            `json:"parts"`
+	PartsDone int            `json:"parts_done"`
+	Tracks    []CaptionTrack `json:"tracks"`
 }
 
 // Captions stores caption tracks (WebVTT objects), their word-level
@@ -166,6 +170,9 @@ func (cs *Captions) State(ctx context.Context, clipID string) (CaptionState, err
 	if err != nil {
 		return st, fmt.Errorf("read caption state of clip %s: %w", clipID, err)
 	}
+	if st.Parts, st.PartsDone, err = cs.chunkCounts(ctx, cs.clips.db.Reader(), clipID); err != nil {
+		return st, err
+	}
 	st.Tracks, err = cs.tracks(ctx, cs.clips.db.Reader(), clipID)
 	return st, err
 }
@@ -254,6 +261,22 @@ type newVersion struct {
 // serialized by the row lock and the database never names a file that holds
 // another save's cues.
 func (cs *Captions) save(ctx context.Context, v newVersion) (CaptionTrack, error) {
+	var out CaptionTrack
+	err := cs.clips.db.Tx(ctx, func(q sqldb.Q) error {
+		var err error
+		out, err = cs.saveTx(ctx, q, v)
+		return err
+	})
+	if err != nil {
+		return CaptionTrack{}, err
+	}
+	cs.changed(ctx, v.clipID)
+	return out, nil
+}
+
+// saveTx is save inside the caller's transaction (the chunked captions job
+// saves each partial track with the chunk results it read in the same one).
+func (cs *Captions) saveTx(ctx context.Context, q sqldb.Q, v newVersion) (CaptionTrack, error) {
 	var transcript bytes.Buffer
 	if err := captions.EncodeTranscript(&transcript, captions.Transcript{Engine: v.engine, Language: v.lang, Words: v.words}); err != nil {
 		return CaptionTrack{}, err
@@ -261,7 +284,7 @@ func (cs *Captions) save(ctx context.Context, v newVersion) (CaptionTrack, error
 	vtt := captions.VTT(v.cues)
 	now := sqldb.Millis(cs.clips.now())
 	var out CaptionTrack
-	err := cs.clips.db.Tx(ctx, func(q sqldb.Q) error {
+	err := func() error {
 		var by any
 		if v.by != "" {
 			by = v.by
@@ -306,12 +329,8 @@ func (cs *Captions) save(ctx context.Context, v newVersion) (CaptionTrack, error
 		}
 		out = t
 		return nil
-	})
-	if err != nil {
-		return CaptionTrack{}, err
-	}
-	cs.changed(ctx, v.clipID)
-	return out, nil
+	}()
+	return out, err
 }
 
 // revert makes the machine version current again; the edited version stays
@@ -416,6 +435,11 @@ func (cs *Captions) syncMediaJSON(ctx context.Context, q sqldb.Q, clipID string)
 	tracks, err := cs.tracks(ctx, q, clipID)
 	if err != nil {
 		return err
+	}
+	// Lock the row before reading it: the pipeline replaces the rest of the
+	// JSON concurrently (PostgreSQL; SQLite has one writer anyway).
+	if _, err := q.Exec(ctx, `UPDATE clips SET media_json = media_json WHERE id = ?`, clipID); err != nil {
+		return fmt.Errorf("lock media of clip %s: %w", clipID, err)
 	}
 	var raw string
 	if err := q.QueryRow(ctx, `SELECT media_json FROM clips WHERE id = ?`, clipID).Scan(&raw); err != nil {

@@ -108,6 +108,8 @@ func NewJobs(ctx context.Context, db *sqldb.DB, cfg JobsConfig, p *Pipeline, cap
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &processWorker{p: p, timeout: cfg.Timeout, leases: ls, retryAfter: cfg.Lease / 3})
 	river.AddWorker(workers, &captionsWorker{cap: cap, timeout: cfg.Timeout})
+	chunks, _ := cap.(ChunkCaptioner)
+	river.AddWorker(workers, &captionChunkWorker{cap: chunks, timeout: cfg.Timeout})
 	river.AddWorker(workers, &ladderWorker{pw: &processWorker{p: p, timeout: cfg.Timeout, leases: ls, retryAfter: cfg.Lease / 3}})
 	river.AddWorker(workers, &redactWorker{p: p, timeout: cfg.Timeout})
 	rcfg := &river.Config{

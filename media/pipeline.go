@@ -3,7 +3,6 @@ package media
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -338,6 +337,7 @@ func (p *Pipeline) process(ctx context.Context, clipID, token string) error {
 	if err != nil {
 		return fmt.Errorf("probe clip %s: %w", clipID, err)
 	}
+	p.QueueCaptionsEarly(ctx, clipID, probe.HasAudio)
 	if fast, err := p.startFast(ctx, clipID, token, work, src, probe); fast || err != nil {
 		return err
 	}
@@ -360,31 +360,52 @@ func (p *Pipeline) publish(ctx context.Context, clipID, token, out string, res *
 		return err
 	}
 	// Replace any partial output of an earlier attempt, then upload.
-	if err := p.Store.DeletePrefix(ctx, mediaKey(clipID, "")); err != nil {
-		return fmt.Errorf("clear old media of clip %s: %w", clipID, err)
+	if err := p.clearMedia(ctx, clipID); err != nil {
+		return err
 	}
 	if err := p.storeDir(ctx, clipID, out); err != nil {
 		return err
 	}
-	mediaJSON, _ := json.Marshal(mediaInfo(res))
 	captionStatus, captionReason := CaptionPending, ""
 	if !res.HasAudio {
 		captionStatus, captionReason = CaptionNone, noSoundReason
 	}
+	// Captions queued early (after the probe) keep their state and tracks.
+	early := res.HasAudio && p.captionsStarted(ctx, clipID)
 	ladder := ""
 	if start != "" {
 		ladder = LadderPending
 	}
-	done, err := p.Clips.db.Writer().Exec(ctx, `UPDATE clips SET status = ?, progress = 100, duration_ms = ?, width = ?, height = ?,
-		has_video = ?, has_audio = ?, media_json = ?, caption_status = ?, caption_reason = ?, failure_code = '', failure_reason = '', notice = '',
-		start_path = ?, ladder_state = ?, ladder_progress = 0, updated_at = ?
-		WHERE id = ? AND (? = '' OR lease_owner = ?)`,
-		StatusReady, res.Duration.Milliseconds(), res.Width, res.Height, res.HasVideo, res.HasAudio, string(mediaJSON), captionStatus, captionReason,
-		start, ladder, sqldb.Millis(p.Clips.now()), clipID, token, token)
+	var n int64
+	err := p.Clips.db.Tx(ctx, func(q sqldb.Q) error {
+		// Lock the row first: the captions job edits the same JSON.
+		if _, err := q.Exec(ctx, `UPDATE clips SET media_json = media_json WHERE id = ?`, clipID); err != nil {
+			return err
+		}
+		mediaJSON, err := withCaptionTracks(ctx, q, clipID, mediaInfo(res))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // deleted meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		done, err := q.Exec(ctx, `UPDATE clips SET status = ?, progress = 100, duration_ms = ?, width = ?, height = ?,
+			has_video = ?, has_audio = ?, media_json = ?, caption_status = CASE WHEN ? THEN caption_status ELSE ? END,
+			caption_reason = CASE WHEN ? THEN caption_reason ELSE ? END, failure_code = '', failure_reason = '', notice = '',
+			start_path = ?, ladder_state = ?, ladder_progress = 0, updated_at = ?
+			WHERE id = ? AND (? = '' OR lease_owner = ?)`,
+			StatusReady, res.Duration.Milliseconds(), res.Width, res.Height, res.HasVideo, res.HasAudio, mediaJSON, early, captionStatus, early, captionReason,
+			start, ladder, sqldb.Millis(p.Clips.now()), clipID, token, token)
+		if err != nil {
+			return err
+		}
+		n, err = done.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("mark clip %s ready: %w", clipID, err)
 	}
-	if n, err := done.RowsAffected(); err == nil && n == 0 {
+	if n == 0 {
 		// Deleted while it was transcoded: remove what was just stored.
 		if err := p.stillThere(ctx, clipID); errors.Is(err, ErrClipDeleted) {
 			return nil
@@ -396,7 +417,7 @@ func (p *Pipeline) publish(ctx context.Context, clipID, token, out string, res *
 		}
 	}
 	p.Log.Info("Clip ready.", "clip_id", clipID, "duration_ms", res.Duration.Milliseconds(), "renditions", len(res.Renditions), "start", start)
-	if res.HasAudio && p.Queue != nil {
+	if res.HasAudio && p.Queue != nil && !early {
 		if err := p.Queue.EnqueueCaptions(ctx, clipID); err != nil {
 			p.Log.Warn("Could not queue captions.", "clip_id", clipID, "error", err)
 		}

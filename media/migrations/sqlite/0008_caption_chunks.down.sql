@@ -1,0 +1,2 @@
+DROP TABLE caption_chunks;
+ALTER TABLE clips DROP COLUMN caption_run;
