@@ -52,6 +52,9 @@ type Config struct {
 	WhisperModel  string
 	// CaptionsLanguage is the BCP 47 tag the speech engine transcribes.
 	CaptionsLanguage string
+	// CaptionsChunk is the length of the parts a clip's audio is cut into
+	// for captioning in parallel.
+	CaptionsChunk time.Duration
 	// AdminEmail and AdminPassword create the first admin at start when no
 	// account exists (for unattended installs).
 	AdminEmail, AdminPassword string
@@ -165,6 +168,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	b.str(&c.WhisperBin, "whisper-bin", "whisper-cli", "whisper.cpp command-line program (captions engine whisper)")
 	b.str(&c.WhisperModel, "whisper-model", "", "whisper.cpp model file (captions engine whisper)")
 	b.str(&c.CaptionsLanguage, "captions-language", "en", "language the speech engine transcribes, as a BCP 47 tag (pocketsphinx: en only)")
+	b.duration(&c.CaptionsChunk, "captions-chunk", media.DefaultCaptionChunk, "captions: length of the parts (cut at pauses) a clip's audio is captioned in, in parallel across workers")
 	b.str(&c.AdminEmail, "admin-email", "", "create this admin at start when there is no account yet")
 	b.str(&c.AdminPassword, "admin-password", "", "password for --admin-email")
 	b.str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")

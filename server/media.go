@@ -181,7 +181,7 @@ func newCaptioner(cfg Config, clips *media.Clips, store storage.Store, p *media.
 	if lang, err = media.ParseLanguage(lang); err != nil {
 		return nil, fmt.Errorf("--captions-language: %w", err)
 	}
-	job := &media.CaptionJob{Pipeline: p, Captions: media.NewCaptions(clips, store), Language: lang}
+	job := &media.CaptionJob{Pipeline: p, Captions: media.NewCaptions(clips, store), Language: lang, ChunkTarget: cfg.CaptionsChunk}
 	job.Engine, job.EngineErr = captions.New(ccfg)
 	if job.EngineErr == nil && job.Engine.Name() == captions.EngineAWSTranscribe && cfg.S3Bucket == "" {
 		job.EngineErr = fmt.Errorf("%w: aws-transcribe reads media from S3; keep media in S3 (--s3-bucket) to use it", captions.ErrEngineNotFound)

@@ -9,6 +9,7 @@ import TranscriptPanel from './TranscriptPanel.svelte';
 import { reactiveProps } from './reactiveProps.svelte';
 import { Api, type Clip } from '../lib/api';
 import { CaptionsApi, type CaptionState, type CaptionTrackState, type TranscriptWord } from '../lib/captionsApi';
+import { POLL_MS } from '../lib/library';
 import type { PlayerController, PlayerState } from '../lib/player';
 
 const clip = { id: 'c1', title: 'Lesson', duration_ms: 60_000 } as unknown as Clip;
@@ -103,6 +104,21 @@ describe('TranscriptPanel', () => {
     await vi.waitFor(() => expect(s.q('[role="status"]')?.textContent).toContain('Captioning the clip: 42% done.'));
     expect(s.q('[role="progressbar"]')?.getAttribute('aria-valuenow')).toBe('42');
     expect(s.q('ol')).toBeNull();
+  });
+
+  it('shows the cues of the parts done while later parts are captioned, and hands each new part to the player', async () => {
+    const s = setup({ status: 'running', progress: 40, parts: 5, parts_done: 2, tracks: [track] });
+    cleanup = s.cleanup;
+    await vi.waitFor(() => expect(s.q('[role="status"]')?.textContent).toContain('Captioning… 2 of 5 parts done.'));
+    await vi.waitFor(() => expect(s.all('[data-w]')).toHaveLength(6));
+    expect(s.changes).toHaveLength(0);
+    // A third part lands: the next poll sees the track grow.
+    s.setState({ status: 'running', progress: 60, parts: 5, parts_done: 3, tracks: [{ ...track, cues: 3, updated_at: '2026-03-01T10:01:00Z' }] });
+    await vi.waitFor(() => expect(s.q('[role="status"]')?.textContent).toContain('3 of 5 parts'), { timeout: POLL_MS * 3 });
+    expect(s.changes).toHaveLength(1);
+    // The last part: captions are ready, and the player reloads once more.
+    s.setState({ status: 'ready', progress: 100, parts: 0, parts_done: 0, tracks: [{ ...track, cues: 4, updated_at: '2026-03-01T10:02:00Z' }] });
+    await vi.waitFor(() => expect(s.changes).toHaveLength(2), { timeout: POLL_MS * 3 });
   });
 
   it('says why there are no captions', async () => {

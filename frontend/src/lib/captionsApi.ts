@@ -34,6 +34,10 @@ export interface CaptionState {
   progress: number;
   /** reason says why there are no automatic captions (none, failed, retrying). */
   reason?: string;
+  /** parts counts the pieces the audio was cut into while captions are made in parts (0 otherwise). */
+  parts?: number;
+  /** parts_done counts the finished parts; their cues are in the machine track already. */
+  parts_done?: number;
   tracks: CaptionTrackState[];
 }
 

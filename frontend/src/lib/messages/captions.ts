@@ -20,6 +20,7 @@ export const captions = {
   'transcript.editedBy': 'Captions corrected by {name}.',
   'transcript.pending': 'Captions are queued. The transcript appears here when they are ready; the clip plays meanwhile.',
   'transcript.running': 'Captioning the clip: {progress}% done.',
+  'transcript.runningParts': 'Captioning… {done} of {parts} parts done. The captions so far are shown, and more appear as parts finish.',
   'transcript.progressLabel': 'Captioning progress',
   'transcript.none': 'This clip has no automatic captions.',
   'transcript.failed': 'Automatic captions failed.',
