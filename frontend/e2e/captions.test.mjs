@@ -14,7 +14,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -398,4 +398,141 @@ test('captions, transcript, transcript search and standard exports', async (t) =
 
   assert.deepEqual(A.problems, [], A.problems.join('\n'));
   await context.close();
+});
+
+// Scenario: a longer lesson is captioned in parts, and its cues reach the
+// review page while later parts are still being captioned. The server cuts
+// the audio every ~4 s (--captions-chunk 4s) at the pauses between three
+// sentences and runs one background worker, so the parts run in order. To
+// hold the later parts deterministically, pocketsphinx is started through a
+// wrapper that lets its first run through and makes later runs wait for a
+// gate file; the test opens the gate once it has seen the first part's cues
+// in the player and "1 of 3 parts" in the transcript panel, and then sees
+// the rest arrive without a reload.
+test('captions made in parts appear in the player while later parts are pending', async (t) => {
+  const step = steps(t);
+  const dir = await mkdtemp(join(tmpdir(), 'filmroom-captions-parts-'));
+  const gate = join(dir, 'open');
+  const runs = join(dir, 'runs');
+  const real = spawnSync('sh', ['-c', 'command -v pocketsphinx_continuous'], { encoding: 'utf8' }).stdout.trim();
+  assert.ok(real, 'pocketsphinx_continuous is installed');
+  const wrapper = join(dir, 'pocketsphinx_continuous');
+  await writeFile(
+    wrapper,
+    `#!/bin/sh\necho run >> '${runs}'\nif [ "$(wc -l < '${runs}')" -gt 1 ]; then\n  while [ ! -e '${gate}' ]; do sleep 0.2; done\nfi\nexec '${real}' "$@"\n`,
+  );
+  await chmod(wrapper, 0o755);
+  const sentences = ['Good morning everyone.', 'Today we will count to ten together.', 'Please write the numbers in your book.'];
+  const PAUSE_S = 2;
+  const spans = [];
+  const inputs = [];
+  let filter = '';
+  let at = 0;
+  for (const [i, s] of sentences.entries()) {
+    const wav = join(dir, `s${i}.wav`);
+    run('espeak-ng', ['-v', 'en-us', '-s', '130', '-w', wav, s]);
+    const probe = spawnSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', wav], { encoding: 'utf8' });
+    const dur = Math.round(Number(probe.stdout.trim()) * 1000);
+    at += PAUSE_S * 1000;
+    spans.push([at, at + dur]);
+    at += dur;
+    inputs.push('-f', 'lavfi', '-t', String(PAUSE_S), '-i', 'anullsrc=r=22050:cl=mono', '-i', wav);
+    filter += `[${2 * i + 1}:a][${2 * i + 2}:a]`;
+  }
+  const lesson = join(dir, 'parts.mp4');
+  run('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-y',
+    '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=10',
+    ...inputs,
+    '-filter_complex', `${filter}concat=n=${2 * sentences.length}:v=0:a=1,apad=pad_dur=0.5[a]`,
+    '-map', '0:v', '-map', '[a]', '-shortest',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', lesson,
+  ]);
+  const before = process.env.FILMROOM_POCKETSPHINX_BIN;
+  process.env.FILMROOM_POCKETSPHINX_BIN = wrapper;
+  const srv = await startServer({ name: 'captions-parts', args: ['--captions-chunk', '4s', '--workers', '1'] }).finally(() => {
+    if (before === undefined) delete process.env.FILMROOM_POCKETSPHINX_BIN;
+    else process.env.FILMROOM_POCKETSPHINX_BIN = before;
+  });
+  const api = apiFor(() => srv.baseURL);
+  const A = await newPage(browser);
+  const { page, context } = A;
+  const partsTitle = 'Counting in parts';
+  let clipId;
+  let parts = 0;
+  /** cueSpans are the [start, end] ms of the showing track's cues. */
+  const cueSpans = () =>
+    page.evaluate(() => {
+      const v = document.querySelector('video');
+      const tr = v ? [...v.textTracks].find((x) => x.kind === 'captions' && x.mode === 'showing') : null;
+      return tr?.cues ? [...tr.cues].map((c) => [Math.round(c.startTime * 1000), Math.round(c.endTime * 1000)]) : [];
+    });
+  try {
+    await step('the first part is captioned while the others wait, and the review page shows it', async () => {
+      await page.goto(srv.baseURL + '/');
+      await api.json(context, 'POST', '/api/v1/setup', teacher);
+      await api.tusUpload(context, lesson, { filename: 'parts.mp4', filetype: 'video/mp4', title: partsTitle });
+      let captions;
+      for (;;) {
+        const mine = await api.json(context, 'GET', '/api/v1/clips?scope=mine');
+        const clip = mine.clips.find((c) => c.title === partsTitle);
+        if (clip) {
+          assert.notEqual(clip.status, 'failed', JSON.stringify(clip.failure));
+          clipId = clip.id;
+          ({ captions } = await api.json(context, 'GET', `/api/v1/clips/${clipId}/captions`));
+          assert.ok(!['none', 'failed', 'ready'].includes(captions.status), `captions ${captions.status} ${captions.reason ?? ''} before the gate opened`);
+          if (clip.status === 'ready' && captions.parts_done === 1) break;
+        }
+        await sleep(300);
+      }
+      assert.ok(captions.parts >= 2, JSON.stringify(captions));
+      parts = captions.parts;
+      assert.equal(captions.tracks.length, 1);
+      await page.goto(`${srv.baseURL}/clips/${clipId}`);
+      await expectPage(page, partsTitle);
+      await waitVideo(page);
+      const panel = page.getByRole('region', { name: 'Transcript' });
+      await panel.getByText(`Captioning… 1 of ${parts} parts done.`).waitFor();
+      await page.waitForFunction(() => {
+        const v = document.querySelector('video');
+        const tr = v ? [...v.textTracks].find((x) => x.kind === 'captions' && x.mode === 'showing') : null;
+        return tr?.cues?.length > 0;
+      });
+      const cues = await cueSpans();
+      for (const [start] of cues) assert.ok(start < spans[1][0], `cue at ${start} ms before part 2 was captioned (${JSON.stringify(cues)})`);
+      await screenshot(page, 'captions-05-first-part');
+    });
+
+    await step('the later parts arrive in the player and the transcript without a reload', async () => {
+      await writeFile(gate, '');
+      const panel = page.getByRole('region', { name: 'Transcript' });
+      await panel.getByText(`Captioning… 1 of ${parts} parts done.`).waitFor({ state: 'detached' });
+      await page.waitForFunction(
+        (last) => {
+          const v = document.querySelector('video');
+          const tr = v ? [...v.textTracks].find((x) => x.kind === 'captions' && x.mode === 'showing') : null;
+          return tr?.cues && [...tr.cues].some((c) => c.endTime * 1000 > last);
+        },
+        spans[2][0],
+      );
+      for (;;) {
+        const { captions: c } = await api.json(context, 'GET', `/api/v1/clips/${clipId}/captions`);
+        if (c.status === 'ready') break;
+        assert.equal(c.status, 'running', JSON.stringify(c));
+        await sleep(300);
+      }
+      const cues = await cueSpans();
+      const sorted = [...cues].sort((a, b) => a[0] - b[0]);
+      for (let i = 1; i < sorted.length; i++) assert.ok(sorted[i][0] >= sorted[i - 1][1], `cues overlap: ${JSON.stringify(sorted)}`);
+      for (const [start, end] of cues) {
+        assert.ok(spans.some(([s, e]) => start >= s - 500 && end <= e + 1500), `cue [${start}, ${end}] lies where a sentence was spoken ${JSON.stringify(spans)}`);
+      }
+      await screenshot(page, 'captions-06-all-parts');
+    });
+    assert.deepEqual(A.problems, [], A.problems.join('\n'));
+  } finally {
+    await context.close();
+    await srv.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
