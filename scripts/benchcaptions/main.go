@@ -12,10 +12,14 @@
 //	    them, through the pipeline, and, for comparison, with one direct
 //	    pocketsphinx process over the whole lesson;
 //	(d) whether every cue built from the recognized words passes CheckCues.
+//	(e) captions in parallel: the lesson captioned in one pass against in
+//	    parts cut at pauses (captions.SplitAudio) recognized by 1 and 2
+//	    workers, as the server's media.captions_chunk jobs do: time to the
+//	    first cue, time to all captions, and the WER of each.
 //
 // Usage:
 //
-//	go run ./scripts/benchcaptions [-data DIR] [-minutes 10] [-workers N] [-direct-long=true]
+//	go run ./scripts/benchcaptions [-data DIR] [-minutes 10] [-workers N] [-direct-long=true] [-parallel 1,2] [-chunk 30s] [-only-parallel]
 //
 // Needs ffmpeg, pocketsphinx, pocketsphinx-en-us and pocketsphinx-testdata.
 package main
@@ -34,6 +38,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -47,8 +52,24 @@ func main() {
 	minutes := flag.Float64("minutes", 10, "length of the synthetic lesson for the real-time factor")
 	workers := flag.Int("workers", runtime.NumCPU(), "engine processes per clip")
 	directLong := flag.Bool("direct-long", true, "also run one direct pocketsphinx process over the whole lesson")
+	parallel := flag.String("parallel", "1,2", "e) worker counts to caption the lesson with, one pass against in parts (empty: skip)")
+	chunk := flag.Duration("chunk", 30*time.Second, "e) length of the parts the lesson is cut into")
+	onlyParallel := flag.Bool("only-parallel", false, "run only e)")
 	flag.Parse()
-	if err := run(*data, *minutes, *workers, *directLong); err != nil {
+	var counts []int
+	for _, f := range strings.Split(*parallel, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "benchcaptions: -parallel %q: want worker counts such as 1,2\n", *parallel)
+			os.Exit(2)
+		}
+		counts = append(counts, n)
+	}
+	opts := options{data: *data, minutes: *minutes, workers: *workers, directLong: *directLong, parallel: counts, chunk: *chunk, onlyParallel: *onlyParallel}
+	if err := run(opts); err != nil {
 		fmt.Fprintln(os.Stderr, "benchcaptions:", err)
 		os.Exit(1)
 	}
@@ -72,7 +93,18 @@ type row struct {
 	note      string
 }
 
-func run(dataDir string, minutes float64, workers int, directLong bool) error {
+type options struct {
+	data         string
+	minutes      float64
+	workers      int
+	directLong   bool
+	parallel     []int
+	chunk        time.Duration
+	onlyParallel bool
+}
+
+func run(o options) error {
+	dataDir, minutes, workers, directLong := o.data, o.minutes, o.workers, o.directLong
 	ctx := context.Background()
 	recs, err := loadRecordings(dataDir)
 	if err != nil {
@@ -96,6 +128,10 @@ func run(dataDir string, minutes float64, workers int, directLong bool) error {
 	totalAudio := time.Duration(0)
 	for _, r := range recs {
 		totalAudio += time.Duration(r.secs * float64(time.Second))
+	}
+
+	if o.onlyParallel {
+		return runParallelOnly(ctx, o, recs, tmp)
 	}
 
 	// (a) direct, raw audio.
@@ -188,6 +224,13 @@ func run(dataDir string, minutes float64, workers int, directLong bool) error {
 		rows = append(rows, d)
 	}
 
+	var par []parallelRow
+	if len(o.parallel) > 0 {
+		if par, err = benchParallel(ctx, lessonMP4, lessonRef, tmp, o.parallel, o.chunk); err != nil {
+			return err
+		}
+	}
+
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	var ruc syscall.Rusage
@@ -203,6 +246,9 @@ func run(dataDir string, minutes float64, workers int, directLong bool) error {
 			100*float64(r.errs)/float64(max(r.ref, 1)), r.errs, r.ref, r.note)
 	}
 	tw.Flush()
+	if len(par) > 0 {
+		printParallel(par, lessonDur)
+	}
 	fmt.Printf("\nd) cues built: %d, CheckCues violations: %d", allCues, badCues)
 	if firstBad != "" {
 		fmt.Printf(" (first: %s)", firstBad)
