@@ -100,6 +100,10 @@ func TestCaptionsMigrateUpDownUp(t *testing.T) {
 					keep_until, delete_on, delete_warned_at FROM clips`); err != nil {
 					t.Fatalf("round %d: %v", round, err)
 				}
+				// 0008: captions in parts.
+				if _, err := db.Writer().Exec(ctx, `SELECT c.caption_run, k.run, k.idx, k.state, k.words_json FROM clips c JOIN caption_chunks k ON k.clip_id = c.id`); err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
 				if _, err := db.Writer().Exec(ctx, `SELECT consent_json FROM clips`); err == nil {
 					t.Fatalf("round %d: consent_json is still there", round)
 				}

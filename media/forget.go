@@ -84,6 +84,9 @@ func (s *Clips) purge(ctx context.Context, clipID string, keepUpload bool) error
 		if _, err := q.Exec(ctx, `DELETE FROM transcript_segments WHERE clip_id = ?`, clipID); err != nil {
 			return fmt.Errorf("delete search entries of clip %s: %w", clipID, err)
 		}
+		if _, err := q.Exec(ctx, `DELETE FROM caption_chunks WHERE clip_id = ?`, clipID); err != nil {
+			return fmt.Errorf("delete caption parts of clip %s: %w", clipID, err)
+		}
 		for _, forget := range s.Forget {
 			if err := forget(ctx, q, clipID); err != nil {
 				return err
