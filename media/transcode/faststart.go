@@ -207,7 +207,9 @@ func PackageSource(ctx context.Context, in, outDir string, p *Probe, opt Options
 		kw["hls_flags"] = "temp_file"
 	}
 	packaged := make(chan error, 1)
-	go func() { packaged <- run(ctx, ffmpegJob{stream: globalArgs(ffmpeg.Output(streams, playlist, kw), false)}) }()
+	go func() {
+		packaged <- run(ctx, ffmpegJob{stream: globalArgs(ffmpeg.Output(streams, playlist, kw), false)})
+	}()
 	ffmpegRunning, posterPending := true, true
 	defer func() {
 		// Leaving early: stop both and wait, so nothing writes into outDir
