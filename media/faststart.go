@@ -130,13 +130,23 @@ func (p *Pipeline) startFast(ctx context.Context, clipID, token, work, src strin
 	}
 	out := filepath.Join(work, "fast")
 	var res *transcode.Result
+	published := false
 	if plan.Path == transcode.StartCopy {
 		opts := p.Options
 		opts.Logger = log
+		pub := &progressive{ctx: ctx, p: p, clipID: clipID, token: token, out: out}
 		var err error
-		res, err = transcode.PackageSource(ctx, src, out, probe, opts)
+		res, err = transcode.PackageSource(ctx, src, out, probe, opts, pub.progress)
+		published = pub.ready
 		var nc *transcode.NotCopyable
 		switch {
+		case err != nil && published:
+			// Playable already: the ladder that follows replaces the
+			// rendition, and players get its end now.
+			if ferr := pub.finish(ctx, err); ferr != nil {
+				return true, ferr
+			}
+			log.Warn("Packaging stopped after the clip became playable; its ladder replaces it.", "error", err)
 		case errors.As(err, &nc):
 			plan = transcode.StartPlan{Path: transcode.StartPreview, Reason: nc.Reason}
 		case err != nil && ctx.Err() != nil:
@@ -159,8 +169,10 @@ func (p *Pipeline) startFast(ctx context.Context, clipID, token, work, src strin
 			return true, err
 		}
 	}
-	if err := p.publish(ctx, clipID, token, out, res, string(plan.Path)); err != nil {
-		return true, err
+	if !published {
+		if err := p.publish(ctx, clipID, token, out, res, string(plan.Path)); err != nil {
+			return true, err
+		}
 	}
 	log.Info("Clip playable; its ladder follows.", "start", plan.Path, "reason", plan.Reason)
 	if lq, ok := p.Queue.(interface {
@@ -232,17 +244,10 @@ func (p *Pipeline) storeDir(ctx context.Context, clipID, dir string) error {
 	return nil
 }
 
+// putFile stores a file the job wrote (linked on the local store: the
+// job's folder is on the same disk and goes when the job ends).
 func (p *Pipeline) putFile(ctx context.Context, key, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	return p.Store.Put(ctx, key, f, st.Size(), "")
+	return p.Store.PutFile(ctx, key, path, "")
 }
 
 // mediaInfo is the media JSON of a transcode result.
@@ -267,8 +272,8 @@ func (p *Pipeline) buildLadder(ctx context.Context, c Clip, token string) error 
 		return fmt.Errorf("ladder of clip %s: %w", clipID, err)
 	}
 	defer os.RemoveAll(work)
-	src := filepath.Join(work, "source")
-	if err := p.fetch(ctx, sourceKey(clipID), src); err != nil {
+	src, err := p.sourceFile(ctx, clipID, work)
+	if err != nil {
 		return fmt.Errorf("ladder of clip %s: %w", clipID, err)
 	}
 	probe, err := transcode.ProbeFile(ctx, src)

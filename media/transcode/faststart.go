@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -112,14 +113,40 @@ func PreviewOptions(opt Options) Options {
 	return opt
 }
 
+// PackageProgress follows a packaging as it goes. It is called first when
+// outDir holds a playable start (master.m3u8, poster.jpg and the first
+// segments of the rendition's EVENT playlist) with the Result as it will
+// be, then each time the playlist lists more segments, and last with final
+// set once the playlist has its #EXT-X-ENDLIST and the master its measured
+// bandwidth. Files in outDir are only ever added or replaced by rename, so
+// the caller may link them. An error stops the packaging.
+type PackageProgress func(res *Result, final bool) error
+
+// readySegments is how many segments a packaging in progress lists before
+// it is offered for playback: enough that a player starting at once does
+// not wait for the next one.
+const readySegments = 3
+
+// packagePoll is how often a packaging in progress is looked at.
+const packagePoll = 200 * time.Millisecond
+
 // PackageSource writes the source's video and audio, not re-encoded, as
 // the HLS rendition "source" (segments cut at the source's keyframes),
 // with master.m3u8 and poster.jpg, into outDir (which must not exist or be
 // empty). p must come from ProbeFile(in) and PlanStart(p) must be
-// StartCopy. A *NotCopyable error means the file plays but not as it is
-// (keyframes further apart than MaxCopySegment); outDir is then left as it
-// was found, as on any failure.
-func PackageSource(ctx context.Context, in, outDir string, p *Probe, opt Options) (res *Result, err error) {
+// StartCopy.
+//
+// With progress, the rendition is an EVENT playlist offered for playback
+// once its first segments are written (stream copy runs hundreds of times
+// faster than real time, so that is well under a second at any length);
+// without, PackageSource returns when it is done.
+//
+// A *NotCopyable error means the file plays but not as it is (keyframes
+// further apart than MaxCopySegment before playback was offered); outDir
+// is then left as it was found, as on any failure. A long gap between
+// keyframes found after playback was offered only makes seeking there
+// slower, and the ladder that follows replaces the rendition anyway.
+func PackageSource(ctx context.Context, in, outDir string, p *Probe, opt Options, progress PackageProgress) (res *Result, err error) {
 	if plan := PlanStart(p); plan.Path != StartCopy {
 		return nil, &NotCopyable{Reason: plan.Reason}
 	}
@@ -151,59 +178,197 @@ func PackageSource(ctx context.Context, in, outDir string, p *Probe, opt Options
 		return nil, fmt.Errorf("package source: %w", err)
 	}
 	started := time.Now()
-	input := ffmpeg.Input(absIn, ffmpeg.KwArgs{"format_whitelist": allowedDemuxers, "protocol_whitelist": "file"})
+	w, h := even(p.Width), even(p.Height)
+	// The poster is one seek and one decode: made beside the packaging.
+	posterDone := make(chan error, 1)
+	go func() { posterDone <- posterAt(ctx, absIn, filepath.Join(absOut, posterName), p, w, h, p.Duration/10) }()
+	inKw := ffmpeg.KwArgs{"format_whitelist": allowedDemuxers, "protocol_whitelist": "file"}
+	if opt.readRate > 0 {
+		inKw["readrate"] = opt.readRate
+	}
+	input := ffmpeg.Input(absIn, inKw)
 	streams := []*ffmpeg.Stream{input.Get(strconv.Itoa(p.videoIndex))}
 	if p.HasAudio {
 		streams = append(streams, input.Get(strconv.Itoa(p.audioIndex)))
 	}
-	out := ffmpeg.Output(streams, filepath.Join(dir, "index.m3u8"), ffmpeg.KwArgs{
+	playlist := filepath.Join(dir, "index.m3u8")
+	kw := ffmpeg.KwArgs{
 		"c":                    "copy",
 		"map_metadata":         "-1",
 		"f":                    "hls",
 		"hls_time":             opt.SegmentSeconds,
 		"hls_playlist_type":    "vod",
 		"hls_segment_filename": filepath.Join(dir, "seg_%05d.ts"),
-	})
-	if err := run(ctx, ffmpegJob{stream: globalArgs(out, false)}); err != nil {
-		return nil, fmt.Errorf("package source %s: %w", in, err)
 	}
-	mp, err := ParseMediaPlaylist(filepath.Join(dir, "index.m3u8"))
+	if progress != nil {
+		// Segments appear under their name only when complete, and the
+		// playlist is replaced by rename: a reader never sees half of one.
+		kw["hls_playlist_type"] = "event"
+		kw["hls_flags"] = "temp_file"
+	}
+	packaged := make(chan error, 1)
+	go func() {
+		packaged <- run(ctx, ffmpegJob{stream: globalArgs(ffmpeg.Output(streams, playlist, kw), false)})
+	}()
+	ffmpegRunning, posterPending := true, true
+	defer func() {
+		// Leaving early: stop both and wait, so nothing writes into outDir
+		// once it is cleaned.
+		cancel()
+		if ffmpegRunning {
+			<-packaged
+		}
+		if posterPending {
+			<-posterDone
+		}
+	}()
+	codecs := []string{avcCodec(p.VideoProfile, p.VideoLevel)}
+	if p.HasAudio {
+		codecs = append(codecs, aacCodec(p.AudioProfile))
+	}
+	uri := SourceRendition + "/index.m3u8"
+	result := func(d time.Duration, peak, avg int) (*Result, error) {
+		if err := writeMaster(filepath.Join(absOut, masterName), []variant{{uri: uri, peak: peak, average: avg,
+			width: w, height: h, codecs: strings.Join(codecs, ","), frameRate: p.FrameRate}}); err != nil {
+			return nil, err
+		}
+		return &Result{Duration: d, Width: w, Height: h, HasVideo: true, HasAudio: p.HasAudio,
+			Renditions: []Rendition{{Name: SourceRendition, Width: w, Height: h, Bandwidth: peak, Playlist: uri}},
+			Master:     masterName, Poster: posterName, FrameRate: p.FrameRate}, nil
+	}
+	// checkGaps reports keyframes too far apart among the segments of mp
+	// known to be followed by another.
+	checkGaps := func(mp *MediaPlaylist, ended bool) error {
+		for i, s := range mp.Segments {
+			// The last segment may run to the end; only a long gap between
+			// keyframes inside the clip hurts seeking.
+			if s.Duration > MaxCopySegment && (i < len(mp.Segments)-1 || !ended) {
+				return &NotCopyable{Reason: fmt.Sprintf("keyframes are up to %.1f s apart (at most %.1f s allowed)",
+					s.Duration.Seconds(), MaxCopySegment.Seconds())}
+			}
+		}
+		return nil
+	}
+	offered, listed, warned := false, 0, false
+	poll := packagePoll
+	if opt.poll > 0 {
+		poll = opt.poll
+	}
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	for done := false; !done; {
+		select {
+		case err := <-packaged:
+			ffmpegRunning = false
+			if err != nil {
+				return nil, fmt.Errorf("package source %s: %w", in, err)
+			}
+			done = true
+		case <-tick.C:
+		}
+		if progress == nil {
+			continue
+		}
+		mp, err := ParseMediaPlaylist(playlist)
+		if errors.Is(err, fs.ErrNotExist) && !done {
+			continue // no segment yet
+		}
+		if err != nil {
+			return nil, fmt.Errorf("package source %s: %w", in, err)
+		}
+		if len(mp.Segments) == listed && !done || mp.Ended && !done {
+			continue // nothing new, or the end, told once ffmpeg exits
+		}
+		if !offered {
+			if len(mp.Segments) < readySegments && !done {
+				continue
+			}
+			// A gap found before playback is offered still sends the
+			// clip to a preview; the last listed segment may be the end.
+			if gerr := checkGaps(mp, done); gerr != nil {
+				if done {
+					return nil, gerr
+				}
+				continue // it may be the last: wait for the end to know
+			}
+			if posterPending {
+				posterPending = false
+				if err := <-posterDone; err != nil {
+					return nil, fmt.Errorf("package source %s: %w", in, err)
+				}
+			}
+			// Until the real rate is measured: the file's own rate, with
+			// the headroom a peak needs.
+			rate := 8_000_000
+			if sec := p.Duration.Seconds(); sec > 0 && p.Size > 0 {
+				rate = int(float64(p.Size) * 8 / sec)
+			}
+			res, err := result(p.Duration, rate*3/2, rate)
+			if err != nil {
+				return nil, fmt.Errorf("package source %s: %w", in, err)
+			}
+			if done {
+				break // complete already: offered once, below
+			}
+			if err := progress(res, false); err != nil {
+				return nil, err
+			}
+			offered, listed = true, len(mp.Segments)
+			opt.Logger.Info("Source playable while it is packaged", "input", filepath.Base(absIn), "segments", listed,
+				"elapsed_s", time.Since(started).Seconds())
+			continue
+		}
+		if done {
+			break
+		}
+		if gerr := checkGaps(mp, false); gerr != nil && !warned {
+			warned = true
+			opt.Logger.Warn("Keyframes far apart in a source already playable; seeking there is slower until the ladder is ready.", "error", gerr)
+		}
+		if err := progress(nil, false); err != nil {
+			return nil, err
+		}
+		listed = len(mp.Segments)
+	}
+	if posterPending {
+		posterPending = false
+		if err := <-posterDone; err != nil {
+			return nil, fmt.Errorf("package source %s: %w", in, err)
+		}
+	}
+	mp, err := ParseMediaPlaylist(playlist)
 	if err != nil {
 		return nil, fmt.Errorf("package source %s: %w", in, err)
 	}
-	if len(mp.Segments) == 0 || !mp.Ended {
+	if len(mp.Segments) == 0 {
 		return nil, fmt.Errorf("package source %s: incomplete playlist", in)
 	}
-	for i, s := range mp.Segments {
-		// The last segment may run to the end; only a long gap between
-		// keyframes inside the clip hurts seeking.
-		if s.Duration > MaxCopySegment && i < len(mp.Segments)-1 {
-			return nil, &NotCopyable{Reason: fmt.Sprintf("keyframes are up to %.1f s apart (at most %.1f s allowed)",
-				s.Duration.Seconds(), MaxCopySegment.Seconds())}
+	// ffmpeg ends an EVENT playlist with #EXT-X-ENDLIST too, and players
+	// stop reloading it there.
+	if !mp.Ended {
+		return nil, fmt.Errorf("package source %s: incomplete playlist", in)
+	}
+	if !offered {
+		if err := checkGaps(mp, true); err != nil {
+			return nil, err
 		}
 	}
 	peak, avg, err := bandwidth(dir, mp)
 	if err != nil {
 		return nil, fmt.Errorf("package source %s: %w", in, err)
 	}
-	codecs := []string{avcCodec(p.VideoProfile, p.VideoLevel)}
-	if p.HasAudio {
-		codecs = append(codecs, aacCodec(p.AudioProfile))
-	}
-	uri := SourceRendition + "/index.m3u8"
-	w, h := even(p.Width), even(p.Height)
-	if err := writeMaster(filepath.Join(absOut, masterName), []variant{{uri: uri, peak: peak, average: avg,
-		width: w, height: h, codecs: strings.Join(codecs, ","), frameRate: p.FrameRate}}); err != nil {
-		return nil, err
-	}
-	if err := posterAt(ctx, absIn, filepath.Join(absOut, posterName), p, w, h, p.Duration/10); err != nil {
+	res, err = result(mp.Duration(), peak, avg)
+	if err != nil {
 		return nil, fmt.Errorf("package source %s: %w", in, err)
+	}
+	if progress != nil {
+		if err := progress(res, true); err != nil {
+			return nil, err
+		}
 	}
 	opt.Logger.Info("Source packaged for playback", "input", filepath.Base(absIn), "segments", len(mp.Segments),
 		"elapsed_s", time.Since(started).Seconds(), "duration_s", mp.Duration().Seconds())
-	return &Result{Duration: mp.Duration(), Width: w, Height: h, HasVideo: true, HasAudio: p.HasAudio,
-		Renditions: []Rendition{{Name: SourceRendition, Width: w, Height: h, Bandwidth: peak, Playlist: uri}},
-		Master:     masterName, Poster: posterName, FrameRate: p.FrameRate}, nil
+	return res, nil
 }
 
 // aacCodec is the RFC 6381 codec string of an AAC profile.

@@ -143,6 +143,11 @@ func init() {
 		"phone.mp4": {make: gen(lavfi("testsrc2=s=640x360:r=30:d=12,noise=alls=20:allf=t", "sine=f=300:d=12",
 			"-c:v", x264, "-preset", "superfast", "-profile:v", "high", "-g", "60", "-c:a", "aac", "-ac", "2",
 			"-movflags", "+faststart", "-shortest")...)},
+		// 40 s with a keyframe every 2 s: a packaging slowed down to watch
+		// it in progress lists segments one at a time.
+		"phone40.mp4": {make: gen(lavfi("testsrc2=s=320x180:r=30:d=40", "sine=f=300:d=40",
+			"-c:v", x264, "-preset", "ultrafast", "-g", "60", "-c:a", "aac", "-ac", "2",
+			"-movflags", "+faststart", "-shortest")...)},
 		"mp3audio.mp4": {make: gen(lavfi(vid320, sine3,
 			"-c:v", x264, "-preset", "ultrafast", "-c:a", "libmp3lame", "-shortest")...)},
 

@@ -71,6 +71,12 @@ type Options struct {
 	CRF int
 	// Logger receives one line per step. Default slog.Default().
 	Logger *slog.Logger
+
+	// readRate makes a packaging read its input at this multiple of real
+	// time, and poll overrides packagePoll: tests of a packaging in
+	// progress set them to watch it happen.
+	readRate float64
+	poll     time.Duration
 }
 
 func (o Options) withDefaults(p *Probe) Options {
