@@ -126,15 +126,14 @@ func (j *CaptionJob) startRun(ctx context.Context, clipID, lang string) (string,
 		return "", 0, fmt.Errorf("caption clip %s: %w", clipID, err)
 	}
 	defer os.RemoveAll(work)
-	src := filepath.Join(work, "source")
-	if err := j.Pipeline.fetch(ctx, sourceKey(clipID), src); err != nil {
+	// The stored source is read in place where the store is local (never
+	// written or removed through this path), else copied into work.
+	src, err := j.Pipeline.sourceFile(ctx, clipID, work)
+	if err != nil {
 		return "", 0, fmt.Errorf("caption clip %s: %w", clipID, err)
 	}
 	wav := filepath.Join(work, "audio.wav")
 	if err := captions.ExtractAudio(ctx, src, wav); err != nil {
-		return "", 0, fmt.Errorf("caption clip %s: %w", clipID, err)
-	}
-	if err := os.Remove(src); err != nil {
 		return "", 0, fmt.Errorf("caption clip %s: %w", clipID, err)
 	}
 	chunks, err := captions.SplitAudio(ctx, wav, work, captions.SplitOptions{Target: j.chunkTarget()})

@@ -265,6 +265,11 @@ func TestCaptionsInParts(t *testing.T) {
 				t.Errorf("chunk audio left: %v %v", objs, err)
 			}
 
+			// The source was read where it lies, never removed.
+			if _, err := e.store.Stat(ctx, sourceKey(e.clipID)); err != nil {
+				t.Errorf("source after captioning: %v", err)
+			}
+
 			// A late copy of a part's job changes nothing.
 			if err := chunk(0, 3); err != nil {
 				t.Fatal(err)
