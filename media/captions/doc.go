@@ -15,6 +15,11 @@
 //     splits that WAV at pauses while streaming it (memory stays bounded by one
 //     segment, whatever the length of the lesson) and recognizes segments in
 //     parallel, then shifts and merges the word times.
+//   - Parts for parallel captioning: [SplitAudio] cuts a long WAV at pauses
+//     (ffmpeg silencedetect, else the quietest stretch) into [Chunk] files
+//     of about a target length that tile the audio exactly; the media job
+//     captions each on any worker, [Chunk.Place] puts its words back on the
+//     clip's timeline and [MergeChunks] joins the parts finished so far.
 //   - Caption layout: [BuildCues] groups words into cues a viewer can read (at
 //     most two lines of 42 characters, 1–7 s, split at pauses and sentence
 //     ends, never faster than the reading speed unless speech leaves no room);
