@@ -243,6 +243,9 @@ func (j *CaptionJob) CaptionChunk(ctx context.Context, clipID, run string, index
 	j.recordChunkError(ctx, clipID, run, index, err)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	if total == 0 {
+		_ = j.Pipeline.Clips.db.Reader().QueryRow(sctx, `SELECT COUNT(*) FROM caption_chunks WHERE clip_id = ? AND run = ?`, clipID, run).Scan(&total)
+	}
 	if attempt < maxAttempts {
 		reason := fmt.Sprintf("Part %d of %d failed on try %d of %d; it will be tried again.", index+1, total, attempt, maxAttempts)
 		_, _ = j.Pipeline.Clips.db.Writer().Exec(sctx, `UPDATE clips SET caption_reason = ? WHERE id = ? AND caption_run = ?`, reason, clipID, run)

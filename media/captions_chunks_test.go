@@ -198,7 +198,7 @@ func TestCaptionsInParts(t *testing.T) {
 				t.Fatal("a crashing engine gave no error, so the queue would not retry the part")
 			}
 			st = state()
-			if st.Status != CaptionRunning || st.PartsDone != 1 || !strings.Contains(st.Reason, "Part 2 of") {
+			if st.Status != CaptionRunning || st.PartsDone != 1 || !strings.Contains(st.Reason, fmt.Sprintf("Part 2 of %d failed on try 1 of 3", n)) {
 				t.Fatalf("after part 2 failed: %+v", st)
 			}
 			if got := len(cuesNow()); got != len(first) {
