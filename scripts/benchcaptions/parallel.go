@@ -42,7 +42,7 @@ func quietEngine(workers int, tmp string) (captions.Engine, error) {
 		// per-process deadline meant for servers.
 		TimeoutBase:           30 * time.Minute,
 		TimeoutPerAudioSecond: -1,
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:                slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 }
 
