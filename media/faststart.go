@@ -134,7 +134,7 @@ func (p *Pipeline) startFast(ctx context.Context, clipID, token, work, src strin
 	if plan.Path == transcode.StartCopy {
 		opts := p.Options
 		opts.Logger = log
-		pub := &progressive{ctx: ctx, p: p, clipID: clipID, token: token, out: out}
+		pub := &progressive{ctx: ctx, p: p, clipID: clipID, token: token, out: out, start: transcode.StartCopy}
 		var err error
 		res, err = transcode.PackageSource(ctx, src, out, probe, opts, pub.progress)
 		published = pub.ready
@@ -163,10 +163,19 @@ func (p *Pipeline) startFast(ctx context.Context, clipID, token, work, src strin
 		if err := p.setStatus(ctx, clipID, StatusTranscoding, 0); err != nil {
 			return true, err
 		}
+		opts := p.Options
+		opts.Logger = log
+		pub := &progressive{ctx: ctx, p: p, clipID: clipID, token: token, out: out, start: transcode.StartPreview}
 		var err error
-		res, err = p.encode(ctx, clipID, src, out, probe, transcode.PreviewOptions(p.Options), `UPDATE clips SET progress = ? WHERE id = ?`)
-		if err != nil {
-			return true, err
+		res, err = transcode.EncodePreview(ctx, src, out, probe, opts, pub.progress)
+		published = pub.ready
+		if err != nil && published {
+			if ferr := pub.finish(ctx, err); ferr != nil {
+				return true, ferr
+			}
+			log.Warn("The preview stopped after the clip became playable; its ladder replaces it.", "error", err)
+		} else if err != nil {
+			return true, p.encodeFailed(ctx, clipID, err)
 		}
 	}
 	if !published {
@@ -203,16 +212,22 @@ func (p *Pipeline) encode(ctx context.Context, clipID, src, out string, probe *t
 		// Progress is best effort: a failed update must not fail the job.
 		_, _ = p.Clips.db.Writer().Exec(ctx, progressSQL, pct, clipID)
 	})
-	if rej, ok := transcode.AsRejection(err); ok {
-		if ferr := p.Fail(ctx, clipID, rej.Code, rej.Reason); ferr != nil {
-			return nil, ferr
-		}
-		return nil, fmt.Errorf("process clip %s: %w: %w", clipID, ErrRejected, err)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("transcode clip %s: %w", clipID, err)
+		return nil, p.encodeFailed(ctx, clipID, err)
 	}
 	return res, nil
+}
+
+// encodeFailed turns a rejection into a failed clip wrapped in
+// ErrRejected, and wraps other errors.
+func (p *Pipeline) encodeFailed(ctx context.Context, clipID string, err error) error {
+	if rej, ok := transcode.AsRejection(err); ok {
+		if ferr := p.Fail(ctx, clipID, rej.Code, rej.Reason); ferr != nil {
+			return ferr
+		}
+		return fmt.Errorf("process clip %s: %w: %w", clipID, ErrRejected, err)
+	}
+	return fmt.Errorf("transcode clip %s: %w", clipID, err)
 }
 
 // storeDir uploads every file under dir as the clip's media, master.m3u8

@@ -12,22 +12,22 @@ import (
 	"github.com/filmroom/filmroom/media/transcode"
 )
 
-// progressive publishes a clip's source rendition while it is packaged
-// (transcode.PackageProgress): the clip is marked ready with the first
-// segments, each later call stores the newly listed segments and then the
+// progressive publishes a clip's quick rendition (the source packaged,
+// or the preview) while ffmpeg writes it (transcode.PackageProgress): the
+// clip is marked ready with the first segments, each later call stores the newly listed segments and then the
 // playlist that lists them, so a player never reads a segment that is not
 // there, and the last call stores the master with the measured bandwidth.
 type progressive struct {
 	ctx                context.Context
 	p                  *Pipeline
 	clipID, token, out string
-	// ready: the clip was marked ready from this packaging.
+	start              transcode.StartPath
+	rendition          string // from the first call's result
+	// ready: the clip was marked ready from this rendition.
 	ready    bool
 	stored   map[string]bool
 	playlist []byte // as last stored
 }
-
-func sourcePlaylist() string { return transcode.SourceRendition + "/index.m3u8" }
 
 func (g *progressive) progress(res *transcode.Result, final bool) error {
 	ctx := g.ctx
@@ -38,6 +38,7 @@ func (g *progressive) progress(res *transcode.Result, final bool) error {
 		// The first call, with the result as it will be: replace any
 		// partial output of an earlier attempt (not the captions, which
 		// may be under way already), then store and publish.
+		g.rendition = res.Renditions[0].Name
 		if err := g.p.clearMedia(ctx, g.clipID); err != nil {
 			return err
 		}
@@ -49,7 +50,7 @@ func (g *progressive) progress(res *transcode.Result, final bool) error {
 				return fmt.Errorf("store media of clip %s: %w", g.clipID, err)
 			}
 		}
-		if err := g.p.markReady(ctx, g.clipID, g.token, res, string(transcode.StartCopy)); err != nil {
+		if err := g.p.markReady(ctx, g.clipID, g.token, res, string(g.start)); err != nil {
 			return err
 		}
 		g.ready = true
@@ -78,7 +79,7 @@ func (g *progressive) still(ctx context.Context) error {
 // sync stores the segments the playlist lists that are not stored yet,
 // then the playlist as it was read.
 func (g *progressive) sync(ctx context.Context) error {
-	rel := sourcePlaylist()
+	rel := g.rendition + "/index.m3u8"
 	body, err := os.ReadFile(filepath.Join(g.out, filepath.FromSlash(rel)))
 	if err != nil {
 		return fmt.Errorf("store media of clip %s: %w", g.clipID, err)
@@ -91,11 +92,11 @@ func (g *progressive) sync(ctx context.Context) error {
 		if uri == "" || strings.HasPrefix(uri, "#") || g.stored[uri] {
 			continue
 		}
-		segRel := transcode.SourceRendition + "/" + uri
+		segRel := g.rendition + "/" + uri
 		if strings.Contains(uri, "/") || !validMediaPath(segRel) {
 			return fmt.Errorf("store media of clip %s: unexpected segment %q in the packaged playlist", g.clipID, uri)
 		}
-		if err := g.p.putFile(ctx, mediaKey(g.clipID, segRel), filepath.Join(g.out, transcode.SourceRendition, uri)); err != nil {
+		if err := g.p.putFile(ctx, mediaKey(g.clipID, segRel), filepath.Join(g.out, g.rendition, uri)); err != nil {
 			return fmt.Errorf("store media of clip %s: %w", g.clipID, err)
 		}
 		g.stored[uri] = true
@@ -128,7 +129,7 @@ func (g *progressive) finish(ctx context.Context, cause error) error {
 	if !bytes.Contains(body, []byte("#EXT-X-ENDLIST")) {
 		body = append(bytes.TrimRight(body, "\n"), []byte("\n#EXT-X-ENDLIST\n")...)
 	}
-	if err := g.p.Store.Put(ctx, mediaKey(g.clipID, sourcePlaylist()), bytes.NewReader(body), int64(len(body)), ""); err != nil {
+	if err := g.p.Store.Put(ctx, mediaKey(g.clipID, g.rendition+"/index.m3u8"), bytes.NewReader(body), int64(len(body)), ""); err != nil {
 		return fmt.Errorf("end the playlist of clip %s: %w", g.clipID, err)
 	}
 	return nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -113,23 +112,6 @@ func PreviewOptions(opt Options) Options {
 	return opt
 }
 
-// PackageProgress follows a packaging as it goes. It is called first when
-// outDir holds a playable start (master.m3u8, poster.jpg and the first
-// segments of the rendition's EVENT playlist) with the Result as it will
-// be, then each time the playlist lists more segments, and last with final
-// set once the playlist has its #EXT-X-ENDLIST and the master its measured
-// bandwidth. Files in outDir are only ever added or replaced by rename, so
-// the caller may link them. An error stops the packaging.
-type PackageProgress func(res *Result, final bool) error
-
-// readySegments is how many segments a packaging in progress lists before
-// it is offered for playback: enough that a player starting at once does
-// not wait for the next one.
-const readySegments = 3
-
-// packagePoll is how often a packaging in progress is looked at.
-const packagePoll = 200 * time.Millisecond
-
 // PackageSource writes the source's video and audio, not re-encoded, as
 // the HLS rendition "source" (segments cut at the source's keyframes),
 // with master.m3u8 and poster.jpg, into outDir (which must not exist or be
@@ -150,16 +132,9 @@ func PackageSource(ctx context.Context, in, outDir string, p *Probe, opt Options
 	if plan := PlanStart(p); plan.Path != StartCopy {
 		return nil, &NotCopyable{Reason: plan.Reason}
 	}
-	absIn, err := safePath(in)
+	absIn, absOut, err := outputPaths(in, outDir)
 	if err != nil {
 		return nil, fmt.Errorf("package source: %w", err)
-	}
-	absOut, err := safePath(outDir)
-	if err != nil {
-		return nil, fmt.Errorf("package source: %w", err)
-	}
-	if strings.Contains(absOut, "%") {
-		return nil, fmt.Errorf("package source: refusing output directory %q: contains '%%'", outDir)
 	}
 	opt = opt.withDefaults(p)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute+p.Duration/4)
@@ -179,9 +154,6 @@ func PackageSource(ctx context.Context, in, outDir string, p *Probe, opt Options
 	}
 	started := time.Now()
 	w, h := even(p.Width), even(p.Height)
-	// The poster is one seek and one decode: made beside the packaging.
-	posterDone := make(chan error, 1)
-	go func() { posterDone <- posterAt(ctx, absIn, filepath.Join(absOut, posterName), p, w, h, p.Duration/10) }()
 	inKw := ffmpeg.KwArgs{"format_whitelist": allowedDemuxers, "protocol_whitelist": "file"}
 	if opt.readRate > 0 {
 		inKw["readrate"] = opt.readRate
@@ -191,7 +163,6 @@ func PackageSource(ctx context.Context, in, outDir string, p *Probe, opt Options
 	if p.HasAudio {
 		streams = append(streams, input.Get(strconv.Itoa(p.audioIndex)))
 	}
-	playlist := filepath.Join(dir, "index.m3u8")
 	kw := ffmpeg.KwArgs{
 		"c":                    "copy",
 		"map_metadata":         "-1",
@@ -206,169 +177,63 @@ func PackageSource(ctx context.Context, in, outDir string, p *Probe, opt Options
 		kw["hls_playlist_type"] = "event"
 		kw["hls_flags"] = "temp_file"
 	}
-	packaged := make(chan error, 1)
-	go func() {
-		packaged <- run(ctx, ffmpegJob{stream: globalArgs(ffmpeg.Output(streams, playlist, kw), false)})
-	}()
-	ffmpegRunning, posterPending := true, true
-	defer func() {
-		// Leaving early: stop both and wait, so nothing writes into outDir
-		// once it is cleaned.
-		cancel()
-		if ffmpegRunning {
-			<-packaged
-		}
-		if posterPending {
-			<-posterDone
-		}
-	}()
 	codecs := []string{avcCodec(p.VideoProfile, p.VideoLevel)}
 	if p.HasAudio {
 		codecs = append(codecs, aacCodec(p.AudioProfile))
 	}
-	uri := SourceRendition + "/index.m3u8"
-	result := func(d time.Duration, peak, avg int) (*Result, error) {
-		if err := writeMaster(filepath.Join(absOut, masterName), []variant{{uri: uri, peak: peak, average: avg,
-			width: w, height: h, codecs: strings.Join(codecs, ","), frameRate: p.FrameRate}}); err != nil {
-			return nil, err
-		}
-		return &Result{Duration: d, Width: w, Height: h, HasVideo: true, HasAudio: p.HasAudio,
-			Renditions: []Rendition{{Name: SourceRendition, Width: w, Height: h, Bandwidth: peak, Playlist: uri}},
-			Master:     masterName, Poster: posterName, FrameRate: p.FrameRate}, nil
+	r := &renditionOut{absOut: absOut, name: SourceRendition, width: w, height: h, codecs: strings.Join(codecs, ","), fps: p.FrameRate, hasAudio: p.HasAudio}
+	job := ffmpegJob{stream: globalArgs(ffmpeg.Output(streams, r.playlist(), kw), false)}
+	// Until the real rate is measured: the file's own rate, with the
+	// headroom a peak needs.
+	rate := 8_000_000
+	if sec := p.Duration.Seconds(); sec > 0 && p.Size > 0 {
+		rate = int(float64(p.Size) * 8 / sec)
 	}
-	// checkGaps reports keyframes too far apart among the segments of mp
-	// known to be followed by another.
-	checkGaps := func(mp *MediaPlaylist, ended bool) error {
-		for i, s := range mp.Segments {
-			// The last segment may run to the end; only a long gap between
-			// keyframes inside the clip hurts seeking.
-			if s.Duration > MaxCopySegment && (i < len(mp.Segments)-1 || !ended) {
-				return &NotCopyable{Reason: fmt.Sprintf("keyframes are up to %.1f s apart (at most %.1f s allowed)",
-					s.Duration.Seconds(), MaxCopySegment.Seconds())}
-			}
-		}
-		return nil
-	}
-	offered, listed, warned := false, 0, false
-	poll := packagePoll
-	if opt.poll > 0 {
-		poll = opt.poll
-	}
-	tick := time.NewTicker(poll)
-	defer tick.Stop()
-	for done := false; !done; {
-		select {
-		case err := <-packaged:
-			ffmpegRunning = false
-			if err != nil {
-				return nil, fmt.Errorf("package source %s: %w", in, err)
-			}
-			done = true
-		case <-tick.C:
-		}
-		if progress == nil {
-			continue
-		}
-		mp, err := ParseMediaPlaylist(playlist)
-		if errors.Is(err, fs.ErrNotExist) && !done {
-			continue // no segment yet
-		}
-		if err != nil {
-			return nil, fmt.Errorf("package source %s: %w", in, err)
-		}
-		if len(mp.Segments) == listed && !done || mp.Ended && !done {
-			continue // nothing new, or the end, told once ffmpeg exits
-		}
-		if !offered {
-			if len(mp.Segments) < readySegments && !done {
-				continue
-			}
-			// A gap found before playback is offered still sends the
-			// clip to a preview; the last listed segment may be the end.
-			if gerr := checkGaps(mp, done); gerr != nil {
-				if done {
-					return nil, gerr
-				}
-				continue // it may be the last: wait for the end to know
-			}
-			if posterPending {
-				posterPending = false
-				if err := <-posterDone; err != nil {
-					return nil, fmt.Errorf("package source %s: %w", in, err)
-				}
-			}
-			// Until the real rate is measured: the file's own rate, with
-			// the headroom a peak needs.
-			rate := 8_000_000
-			if sec := p.Duration.Seconds(); sec > 0 && p.Size > 0 {
-				rate = int(float64(p.Size) * 8 / sec)
-			}
-			res, err := result(p.Duration, rate*3/2, rate)
-			if err != nil {
-				return nil, fmt.Errorf("package source %s: %w", in, err)
-			}
-			if done {
-				break // complete already: offered once, below
-			}
-			if err := progress(res, false); err != nil {
-				return nil, err
-			}
-			offered, listed = true, len(mp.Segments)
-			opt.Logger.Info("Source playable while it is packaged", "input", filepath.Base(absIn), "segments", listed,
-				"elapsed_s", time.Since(started).Seconds())
-			continue
-		}
-		if done {
-			break
-		}
-		if gerr := checkGaps(mp, false); gerr != nil && !warned {
-			warned = true
-			opt.Logger.Warn("Keyframes far apart in a source already playable; seeking there is slower until the ladder is ready.", "error", gerr)
-		}
-		if err := progress(nil, false); err != nil {
-			return nil, err
-		}
-		listed = len(mp.Segments)
-	}
-	if posterPending {
-		posterPending = false
-		if err := <-posterDone; err != nil {
-			return nil, fmt.Errorf("package source %s: %w", in, err)
-		}
-	}
-	mp, err := ParseMediaPlaylist(playlist)
+	offered, err := watchHLS(ctx, job, hlsWatch{
+		out: r, progress: progress, poll: opt.poll, log: opt.Logger, estimate: [2]int{rate * 3 / 2, rate}, duration: p.Duration,
+		// Copied segments start at the source's keyframes: a gap found
+		// before playback is offered still sends the clip to a preview.
+		check: copyGaps,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("package source %s: %w", in, err)
 	}
-	if len(mp.Segments) == 0 {
-		return nil, fmt.Errorf("package source %s: incomplete playlist", in)
-	}
-	// ffmpeg ends an EVENT playlist with #EXT-X-ENDLIST too, and players
-	// stop reloading it there.
-	if !mp.Ended {
-		return nil, fmt.Errorf("package source %s: incomplete playlist", in)
-	}
-	if !offered {
-		if err := checkGaps(mp, true); err != nil {
-			return nil, err
-		}
-	}
-	peak, avg, err := bandwidth(dir, mp)
+	res, err = r.final(ctx, offered, copyGaps, progress)
 	if err != nil {
 		return nil, fmt.Errorf("package source %s: %w", in, err)
 	}
-	res, err = result(mp.Duration(), peak, avg)
-	if err != nil {
-		return nil, fmt.Errorf("package source %s: %w", in, err)
-	}
-	if progress != nil {
-		if err := progress(res, true); err != nil {
-			return nil, err
-		}
-	}
-	opt.Logger.Info("Source packaged for playback", "input", filepath.Base(absIn), "segments", len(mp.Segments),
-		"elapsed_s", time.Since(started).Seconds(), "duration_s", mp.Duration().Seconds())
+	opt.Logger.Info("Source packaged for playback", "input", filepath.Base(absIn), "segments", r.segments,
+		"elapsed_s", time.Since(started).Seconds(), "duration_s", res.Duration.Seconds())
 	return res, nil
+}
+
+// copyGaps reports keyframes too far apart among the segments of mp known
+// to be followed by another (all of them once ended).
+func copyGaps(mp *MediaPlaylist, ended bool) error {
+	for i, s := range mp.Segments {
+		// The last segment may run to the end; only a long gap between
+		// keyframes inside the clip hurts seeking.
+		if s.Duration > MaxCopySegment && (i < len(mp.Segments)-1 || !ended) {
+			return &NotCopyable{Reason: fmt.Sprintf("keyframes are up to %.1f s apart (at most %.1f s allowed)",
+				s.Duration.Seconds(), MaxCopySegment.Seconds())}
+		}
+	}
+	return nil
+}
+
+// outputPaths checks and resolves a job's input and output folder.
+func outputPaths(in, outDir string) (absIn, absOut string, err error) {
+	if absIn, err = safePath(in); err != nil {
+		return "", "", err
+	}
+	if absOut, err = safePath(outDir); err != nil {
+		return "", "", err
+	}
+	// ffmpeg expands % in HLS and image names; our names must stay literal.
+	if strings.Contains(absOut, "%") {
+		return "", "", fmt.Errorf("refusing output directory %q: contains '%%'", outDir)
+	}
+	return absIn, absOut, nil
 }
 
 // aacCodec is the RFC 6381 codec string of an AAC profile.
@@ -385,13 +250,13 @@ func aacCodec(profile string) string {
 // posterAt grabs the frame at (or, past the end, the first frame before) t
 // at w×h, seeking in the input so a long source costs no more than a short
 // one.
-func posterAt(ctx context.Context, absIn, out string, p *Probe, w, h int, t time.Duration) error {
+func posterAt(ctx context.Context, absIn, out, stream string, w, h int, t time.Duration) error {
 	s := ffmpeg.Input(absIn, ffmpeg.KwArgs{
 		"format_whitelist":   allowedDemuxers,
 		"protocol_whitelist": "file",
 		"ss":                 strconv.FormatFloat(t.Seconds(), 'f', 3, 64),
 		"threads":            2,
-	}).Get(strconv.Itoa(p.videoIndex)).
+	}).Get(stream).
 		Filter("scale", nil, ffmpeg.KwArgs{"w": w, "h": h}).
 		Filter("setsar", ffmpeg.Args{"1"}).
 		Output(out, ffmpeg.KwArgs{"frames:v": 1, "update": 1, "q:v": 3})
@@ -400,7 +265,7 @@ func posterAt(ctx context.Context, absIn, out string, p *Probe, w, h int, t time
 	}
 	if st, err := os.Stat(out); err != nil || st.Size() == 0 {
 		if t > 0 {
-			return posterAt(ctx, absIn, out, p, w, h, 0)
+			return posterAt(ctx, absIn, out, stream, w, h, 0)
 		}
 		return errors.New("poster: no video frame written")
 	}

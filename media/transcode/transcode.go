@@ -77,6 +77,9 @@ type Options struct {
 	// progress set them to watch it happen.
 	readRate float64
 	poll     time.Duration
+	// hlsEvent writes EVENT playlists, segments renamed into place when
+	// complete (a preview offered while it is encoded).
+	hlsEvent bool
 }
 
 func (o Options) withDefaults(p *Probe) Options {
@@ -461,11 +464,15 @@ func LadderCommand(in, outDir string, p *Probe, opt Options) ([]string, error) {
 // one HLS muxer with var_stream_map. With extras, the sprite goes to
 // sprite.jpg and the waveform samples to fd 3.
 func encodeCommand(absIn, absOut string, p *Probe, pl plan, opt Options, extras bool) *ffmpeg.Stream {
-	in := ffmpeg.Input(absIn, ffmpeg.KwArgs{
+	inKw := ffmpeg.KwArgs{
 		"format_whitelist":   allowedDemuxers,
 		"protocol_whitelist": "file",
 		"threads":            opt.Threads,
-	})
+	}
+	if opt.readRate > 0 {
+		inKw["readrate"] = opt.readRate
+	}
+	in := ffmpeg.Input(absIn, inKw)
 	var videoOut, audioOut []*ffmpeg.Stream
 	var spriteOut, posterOut, waveOut *ffmpeg.Stream
 	if p.HasVideo {
@@ -532,6 +539,10 @@ func encodeCommand(absIn, absOut string, p *Probe, pl plan, opt Options, extras 
 		"map_chapters":          "-1",
 		"threads":               opt.Threads,
 		"max_muxing_queue_size": 4096,
+	}
+	if opt.hlsEvent {
+		hlsArgs["hls_playlist_type"] = "event"
+		hlsArgs["hls_flags"] = "independent_segments+temp_file"
 	}
 	var hlsStreams []*ffmpeg.Stream
 	var vsm []string
