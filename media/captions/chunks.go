@@ -64,7 +64,7 @@ type pause struct{ startMS, endMS int64 }
 // SplitAudio cuts a 16 kHz mono WAV (see [ExtractAudio]) into chunk WAV files
 // in dir, so that long audio can be captioned in parallel across cores and
 // worker nodes. Cuts are made in the middle of pauses that ffmpeg's
-// silencedetect finds, the one nearest to each Target; where a stretch has
+// silencedetect finds, the longest within each window around Target; where a stretch has
 // no pause quiet enough (a noisy classroom) the cut goes in its quietest
 // 100 ms relative to its own noise floor, so a word is never cut in half
 // unless people talk without a breath for 3×Target/2. Audio shorter than
@@ -144,25 +144,27 @@ func detectPauses(ctx context.Context, wavPath string, opts SplitOptions) ([]pau
 	return pauses, nil
 }
 
-// chooseCuts picks cut points (ms) for audio of totalMS: each in the pause
-// whose middle is nearest to the previous cut + target, within
-// [target/2, 3×target/2], leaving the last chunk at least target/2 long.
+// chooseCuts picks cut points (ms) for audio of totalMS: each in the middle
+// of the longest pause whose middle lies within [target/2, 3×target/2]
+// after the previous cut, leaving the last chunk at least target/2 long.
 func chooseCuts(wavPath string, totalMS, targetMS int64, pauses []pause) ([]int64, error) {
 	var cuts []int64
 	last := int64(0)
 	for totalMS-last > targetMS*3/2 {
 		lo, hi, want := last+targetMS/2, last+targetMS*3/2, last+targetMS
-		best, bestDist := int64(-1), int64(math.MaxInt64)
+		best, bestLen, bestDist := int64(-1), int64(-1), int64(math.MaxInt64)
 		for _, p := range pauses {
 			mid := (p.startMS + p.endMS) / 2
 			if mid < lo || mid > hi || totalMS-mid < targetMS/2 {
 				continue
 			}
-			// A longer pause is a safer place to cut; prefer it when it is
-			// nearly as near.
-			d := abs64(mid-want) - (p.endMS-p.startMS)/4
-			if d < bestDist {
-				best, bestDist = mid, d
+			// The longest pause of the window, as the one-pass splitter
+			// cuts: a short pause is often inside a sentence, and a cut
+			// there costs the engine its context on both sides. Pauses
+			// within 100 ms of each other count as equal; the nearer wins.
+			l, d := (p.endMS-p.startMS)/100, abs64(mid-want)
+			if l > bestLen || l == bestLen && d < bestDist {
+				best, bestLen, bestDist = mid, l, d
 			}
 		}
 		if best < 0 {
