@@ -635,7 +635,7 @@ func finish(ctx context.Context, absIn, absOut string, p *Probe, pl plan, opt Op
 	res.MP4 = mp4Name
 
 	if p.HasVideo {
-		if st, err := os.Stat(filepath.Join(absOut, posterName)); err != nil || st.Size() == 0 {
+		if st, err := os.Stat(filepath.Join(absOut, posterName)); (err != nil || st.Size() == 0) && absIn != "" {
 			// No frame at the chosen instant (a video track shorter than
 			// its audio): take the first frame instead.
 			opt.Logger.Info("Poster frame missing, using the first frame", "frame", pl.posterFrame)
@@ -654,8 +654,12 @@ func finish(ctx context.Context, absIn, absOut string, p *Probe, pl plan, opt Op
 		res.SpriteThumbWidth, res.SpriteThumbHeight = pl.thumbW, pl.thumbH
 	}
 	if p.HasAudio {
-		if err := writeWaveform(filepath.Join(absOut, waveformName), pl.samplesPerPixel, peaks); err != nil {
-			return nil, err
+		// Stitch brings the waveform of the audio job; Transcode's outDir
+		// starts empty, so it never finds one there.
+		if _, err := os.Stat(filepath.Join(absOut, waveformName)); err != nil {
+			if err := writeWaveform(filepath.Join(absOut, waveformName), pl.samplesPerPixel, peaks); err != nil {
+				return nil, err
+			}
 		}
 		res.Waveform = waveformName
 	}
