@@ -110,6 +110,7 @@ func NewJobs(ctx context.Context, db *sqldb.DB, cfg JobsConfig, p *Pipeline, cap
 	river.AddWorker(workers, &captionsWorker{cap: cap, timeout: cfg.Timeout})
 	river.AddWorker(workers, &ladderWorker{pw: &processWorker{p: p, timeout: cfg.Timeout, leases: ls, retryAfter: cfg.Lease / 3}})
 	river.AddWorker(workers, &redactWorker{p: p, timeout: cfg.Timeout})
+	river.AddWorker(workers, &ladderChunkWorker{p: p, timeout: cfg.Timeout, lease: cfg.Lease})
 	rcfg := &river.Config{
 		Logger:               log.With("component", "river"),
 		Workers:              workers,

@@ -109,7 +109,8 @@ func (k *Keyframes) before(t float64) float64 {
 	return k.Times[i-1]
 }
 
-// ChunkOptions bound the chunk length. The zero value means 60 to 120 s.
+// ChunkOptions bound the chunk length. The zero value means 60 to 120 s;
+// callers take a negative Min to mean that they do not chunk.
 type ChunkOptions struct {
 	Min, Max time.Duration
 }
@@ -225,7 +226,7 @@ func EncodeChunk(ctx context.Context, in, outDir string, p *Probe, lp LadderPlan
 	if i < 0 || i >= len(lp.Chunks) {
 		return fmt.Errorf("encode chunk %d: plan has %d chunks", i, len(lp.Chunks))
 	}
-	absIn, err := safePath(in)
+	absIn, protocols, err := chunkInput(in)
 	if err != nil {
 		return fmt.Errorf("encode chunk %d: %w", i, err)
 	}
@@ -241,7 +242,7 @@ func EncodeChunk(ctx context.Context, in, outDir string, p *Probe, lp LadderPlan
 	}
 	pl := makePlan(p, opt)
 	c := lp.Chunks[i]
-	err = run(ctx, ffmpegJob{stream: globalArgs(chunkCommand(absIn, absOut, p, pl, lp, c, opt), false)})
+	err = run(ctx, ffmpegJob{stream: globalArgs(chunkCommand(absIn, protocols, absOut, p, pl, lp, c, opt), false)})
 	if err != nil {
 		return fmt.Errorf("encode chunk %d: %w", i, err)
 	}
@@ -263,11 +264,26 @@ func EncodeChunk(ctx context.Context, in, outDir string, p *Probe, lp LadderPlan
 	return nil
 }
 
+// chunkInput takes a local path, or an http(s) URL of the source (a
+// presigned object URL): ffmpeg then reads only the byte ranges the chunk
+// needs, the index and the chunk's packets, not the whole file. It returns
+// what ffmpeg opens and the protocols it may use for it.
+func chunkInput(in string) (string, string, error) {
+	if strings.HasPrefix(in, "https://") || strings.HasPrefix(in, "http://") {
+		if strings.ContainsAny(in, " \n") {
+			return "", "", errors.New("refusing source URL with white space")
+		}
+		return in, "http,https,tcp,tls", nil
+	}
+	abs, err := safePath(in)
+	return abs, "file", err
+}
+
 // chunkCommand is one decode of the chunk's range, split into every rung.
-func chunkCommand(absIn, absOut string, p *Probe, pl plan, lp LadderPlan, c Chunk, opt Options) *ffmpeg.Stream {
+func chunkCommand(absIn, protocols, absOut string, p *Probe, pl plan, lp LadderPlan, c Chunk, opt Options) *ffmpeg.Stream {
 	inArgs := ffmpeg.KwArgs{
 		"format_whitelist":   allowedDemuxers,
-		"protocol_whitelist": "file",
+		"protocol_whitelist": protocols,
 		"threads":            opt.Threads,
 	}
 	if c.Seek > 0 {

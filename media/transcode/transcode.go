@@ -71,6 +71,9 @@ type Options struct {
 	CRF int
 	// Logger receives one line per step. Default slog.Default().
 	Logger *slog.Logger
+	// Chunk bounds the chunks of a chunked ladder (PlanLadder), for
+	// callers that encode long sources in parallel. Zero: 60 to 120 s.
+	Chunk ChunkOptions
 }
 
 func (o Options) withDefaults(p *Probe) Options {
