@@ -175,7 +175,10 @@ func (w *ladderChunkWorker) Work(ctx context.Context, job *river.Job[LadderChunk
 	if err != nil {
 		return err
 	}
-	return p.encodePart(ctx, a.ClipID, run, a.Part, src, work)
+	if err := p.encodePart(ctx, a.ClipID, run, a.Part, src, work); err != nil && !errors.Is(err, ErrClipDeleted) {
+		return err
+	}
+	return nil
 }
 
 // heartbeat rewrites the part's running marker every lease/6 until stop,
@@ -328,11 +331,8 @@ func (p *Pipeline) encodePart(ctx context.Context, clipID string, run *ladderRun
 		return fmt.Errorf("store ladder part %s of clip %s: %w", part, clipID, err)
 	}
 	p.Log.Info("Ladder part encoded.", "clip_id", clipID, "part", part, "elapsed_s", time.Since(started).Seconds())
-	// Deleted meanwhile: what was just stored goes too.
-	if err := p.stillThere(ctx, clipID); err != nil && !errors.Is(err, ErrClipDeleted) {
-		return err
-	}
-	return nil
+	// Deleted meanwhile: what was just stored goes too (ErrClipDeleted).
+	return p.stillThere(ctx, clipID)
 }
 
 // chunkedLadder encodes the ladder of a video long enough for several
@@ -460,6 +460,11 @@ func (p *Pipeline) runParts(ctx context.Context, clipID string, run *ladderRun, 
 			}
 		}
 		if pick != "" {
+			// Not for a clip deleted meanwhile (its jobs went with it, so
+			// every part looks free).
+			if err := p.stillThere(ctx, clipID); err != nil {
+				return err
+			}
 			stop := p.heartbeat(ctx, clipID, pick, lease)
 			err := p.encodePart(ctx, clipID, run, pick, src, work)
 			stop()

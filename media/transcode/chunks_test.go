@@ -3,13 +3,18 @@ package transcode
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
+	"reflect"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -210,7 +215,8 @@ func TestChunkedLadderIsSeamless(t *testing.T) {
 			}
 			// The same frames as the single encode: frame by frame, a
 			// stitched frame looks like the single encode's frame of the
-			// same number (two encodes of one frame score above 31 dB here, a frame and its neighbour below 27).
+			// same number (two encodes of one frame score above 31 dB
+			// here, a frame against its neighbour below 27).
 			minPSNR := framePSNR(t, playlist, filepath.Join(single, r.Playlist))
 			t.Logf("lowest frame PSNR against the single encode: %.1f dB", minPSNR)
 			if minPSNR < 29 {
@@ -352,4 +358,84 @@ func framePSNR(t *testing.T, a, b string) float64 {
 		t.Errorf("compared %d frames, want 900", n)
 	}
 	return lo
+}
+
+// countingFile serves a file over HTTP with range support and counts the
+// bytes it sends.
+type countingFile struct {
+	path string
+	sent atomic.Int64
+}
+
+func (c *countingFile) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f, err := os.Open(c.path)
+	if err != nil {
+		http.Error(w, err.Error(), 500)
+		return
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	http.ServeContent(countingWriter{w, &c.sent}, r, "source.mp4", st.ModTime(), f)
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (w countingWriter) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	w.n.Add(int64(n))
+	return n, err
+}
+
+// TestEncodeChunkReadsOnlyItsRange: a chunk worker given a URL of the
+// source (a presigned object URL on S3) fetches only the byte ranges its
+// chunk needs, not the whole file, and still gets every frame of it.
+func TestEncodeChunkReadsOnlyItsRange(t *testing.T) {
+	t.Parallel()
+	src := fixturePath(t, "chunky.mp4")
+	p, lp := chunkPlan(t, src)
+	st, err := os.Stat(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{1, len(lp.Chunks) / 2, len(lp.Chunks) - 1} {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			t.Parallel()
+			cf := &countingFile{path: src}
+			srv := httptest.NewServer(cf)
+			defer srv.Close()
+			out := t.TempDir()
+			if err := EncodeChunk(context.Background(), srv.URL+"/source.mp4", out, p, lp, i, chunkTestOptions); err != nil {
+				t.Fatal(err)
+			}
+			// The chunk's own share of the file, the index, and a keyframe
+			// interval of lead-in: well under a third of this 30 s file.
+			if sent := cf.sent.Load(); sent > st.Size()/3 {
+				t.Errorf("chunk %d of %d read %d of %d bytes", i, len(lp.Chunks), sent, st.Size())
+			} else {
+				t.Logf("chunk %d of %d read %d of %d bytes", i, len(lp.Chunks), sent, st.Size())
+			}
+		})
+	}
+}
+
+func TestProbeSurvivesJSON(t *testing.T) {
+	t.Parallel()
+	p, err := ProbeFile(context.Background(), fixturePath(t, "chunky.mp4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Probe
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(*p, back) {
+		t.Fatalf("probe changed through JSON:\n%+v\n%+v", *p, back)
+	}
 }
