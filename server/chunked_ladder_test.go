@@ -29,7 +29,7 @@ func chunkEnv(t *testing.T, tc struct {
 	t.Helper()
 	fe := &forgetEnv{dataDir: t.TempDir()}
 	cfg := Config{BaseURL: "http://filmroom.test", MaxUploadSize: 1 << 30, DataDir: fe.dataDir, Migrate: true, Workers: 2,
-		TranscodeTimeout: 5 * time.Minute, FFmpegThreads: 1, CaptionEngine: captions.EngineNone, LadderChunk: 4 * time.Second, JobLease: 3 * time.Second}
+		TranscodeTimeout: 5 * time.Minute, FFmpegThreads: 1, CaptionEngine: captions.EngineNone, LadderChunk: 4 * time.Second}
 	if tc.s3 {
 		m := testsvc.MinIO(t)
 		fe.minio = &m
