@@ -130,13 +130,23 @@ func (p *Pipeline) startFast(ctx context.Context, clipID, token, work, src strin
 	}
 	out := filepath.Join(work, "fast")
 	var res *transcode.Result
+	published := false
 	if plan.Path == transcode.StartCopy {
 		opts := p.Options
 		opts.Logger = log
+		pub := &progressive{ctx: ctx, p: p, clipID: clipID, token: token, out: out, start: transcode.StartCopy}
 		var err error
-		res, err = transcode.PackageSource(ctx, src, out, probe, opts)
+		res, err = transcode.PackageSource(ctx, src, out, probe, opts, pub.progress)
+		published = pub.ready
 		var nc *transcode.NotCopyable
 		switch {
+		case err != nil && published:
+			// Playable already: the ladder that follows replaces the
+			// rendition, and players get its end now.
+			if ferr := pub.finish(ctx, err); ferr != nil {
+				return true, ferr
+			}
+			log.Warn("Packaging stopped after the clip became playable; its ladder replaces it.", "error", err)
 		case errors.As(err, &nc):
 			plan = transcode.StartPlan{Path: transcode.StartPreview, Reason: nc.Reason}
 		case err != nil && ctx.Err() != nil:
@@ -153,14 +163,25 @@ func (p *Pipeline) startFast(ctx context.Context, clipID, token, work, src strin
 		if err := p.setStatus(ctx, clipID, StatusTranscoding, 0); err != nil {
 			return true, err
 		}
+		opts := p.Options
+		opts.Logger = log
+		pub := &progressive{ctx: ctx, p: p, clipID: clipID, token: token, out: out, start: transcode.StartPreview}
 		var err error
-		res, err = p.encode(ctx, clipID, src, out, probe, transcode.PreviewOptions(p.Options), `UPDATE clips SET progress = ? WHERE id = ?`)
-		if err != nil {
-			return true, err
+		res, err = transcode.EncodePreview(ctx, src, out, probe, opts, pub.progress)
+		published = pub.ready
+		if err != nil && published {
+			if ferr := pub.finish(ctx, err); ferr != nil {
+				return true, ferr
+			}
+			log.Warn("The preview stopped after the clip became playable; its ladder replaces it.", "error", err)
+		} else if err != nil {
+			return true, p.encodeFailed(ctx, clipID, err)
 		}
 	}
-	if err := p.publish(ctx, clipID, token, out, res, string(plan.Path)); err != nil {
-		return true, err
+	if !published {
+		if err := p.publish(ctx, clipID, token, out, res, string(plan.Path)); err != nil {
+			return true, err
+		}
 	}
 	log.Info("Clip playable; its ladder follows.", "start", plan.Path, "reason", plan.Reason)
 	if lq, ok := p.Queue.(interface {
@@ -191,16 +212,22 @@ func (p *Pipeline) encode(ctx context.Context, clipID, src, out string, probe *t
 		// Progress is best effort: a failed update must not fail the job.
 		_, _ = p.Clips.db.Writer().Exec(ctx, progressSQL, pct, clipID)
 	})
-	if rej, ok := transcode.AsRejection(err); ok {
-		if ferr := p.Fail(ctx, clipID, rej.Code, rej.Reason); ferr != nil {
-			return nil, ferr
-		}
-		return nil, fmt.Errorf("process clip %s: %w: %w", clipID, ErrRejected, err)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("transcode clip %s: %w", clipID, err)
+		return nil, p.encodeFailed(ctx, clipID, err)
 	}
 	return res, nil
+}
+
+// encodeFailed turns a rejection into a failed clip wrapped in
+// ErrRejected, and wraps other errors.
+func (p *Pipeline) encodeFailed(ctx context.Context, clipID string, err error) error {
+	if rej, ok := transcode.AsRejection(err); ok {
+		if ferr := p.Fail(ctx, clipID, rej.Code, rej.Reason); ferr != nil {
+			return ferr
+		}
+		return fmt.Errorf("process clip %s: %w: %w", clipID, ErrRejected, err)
+	}
+	return fmt.Errorf("transcode clip %s: %w", clipID, err)
 }
 
 // storeDir uploads every file under dir as the clip's media, master.m3u8
@@ -232,17 +259,10 @@ func (p *Pipeline) storeDir(ctx context.Context, clipID, dir string) error {
 	return nil
 }
 
+// putFile stores a file the job wrote (linked on the local store: the
+// job's folder is on the same disk and goes when the job ends).
 func (p *Pipeline) putFile(ctx context.Context, key, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	return p.Store.Put(ctx, key, f, st.Size(), "")
+	return p.Store.PutFile(ctx, key, path, "")
 }
 
 // mediaInfo is the media JSON of a transcode result.
@@ -267,8 +287,8 @@ func (p *Pipeline) buildLadder(ctx context.Context, c Clip, token string) error 
 		return fmt.Errorf("ladder of clip %s: %w", clipID, err)
 	}
 	defer os.RemoveAll(work)
-	src := filepath.Join(work, "source")
-	if err := p.fetch(ctx, sourceKey(clipID), src); err != nil {
+	src, err := p.sourceFile(ctx, clipID, work)
+	if err != nil {
 		return fmt.Errorf("ladder of clip %s: %w", clipID, err)
 	}
 	probe, err := transcode.ProbeFile(ctx, src)

@@ -135,7 +135,8 @@ func (p *Pipeline) Completed(ctx context.Context, f upload.Finished) error {
 	// Validated when the upload began (ValidateUpload).
 	consent, _ := ConsentFromMeta(f.Meta)
 	clipID, err := p.Ingest(ctx, u.Actor("upload"), NewClip{Title: f.Meta["title"], Filename: f.Meta["filename"],
-		ContentType: f.Meta["filetype"], SizeBytes: f.Size, UploadID: f.UploadID, GroupID: f.Meta["group_id"], Consent: consent}, f.SHA256, f.Open)
+		ContentType: f.Meta["filetype"], SizeBytes: f.Size, UploadID: f.UploadID, GroupID: f.Meta["group_id"], Consent: consent},
+		IngestFile{SHA256: f.SHA256, Path: f.Path, Open: f.Open})
 	if errors.Is(err, ErrClipDeleted) {
 		// Deleted while its upload was delivered: the upload goes too.
 		p.Log.Info("The clip of an upload was deleted while the upload was delivered; dropping the upload.", "upload_id", f.UploadID)
@@ -154,10 +155,22 @@ func (p *Pipeline) Completed(ctx context.Context, f upload.Finished) error {
 	return nil
 }
 
+// IngestFile is the whole file a clip is made from.
+type IngestFile struct {
+	// SHA256 is the lowercase hex SHA-256 of the file.
+	SHA256 string
+	// Path is the file on this machine's disk, if it is there; the local
+	// store then links it as the source instead of copying it. Empty for
+	// an upload kept in S3.
+	Path string
+	// Open reads the file (used when Path is empty).
+	Open func(context.Context) (io.ReadCloser, error)
+}
+
 // Ingest makes a clip from a whole file (an upload, or the demo's clip),
 // stores the file as its source and queues processing. With an UploadID it
 // is idempotent: the clip made by an earlier attempt is reused.
-func (p *Pipeline) Ingest(ctx context.Context, a accounts.Actor, n NewClip, sha256 string, open func(context.Context) (io.ReadCloser, error)) (string, error) {
+func (p *Pipeline) Ingest(ctx context.Context, a accounts.Actor, n NewClip, file IngestFile) (string, error) {
 	var clipID string
 	created := false
 	err := sql.ErrNoRows
@@ -180,9 +193,8 @@ func (p *Pipeline) Ingest(ctx context.Context, a accounts.Actor, n NewClip, sha2
 	case err != nil:
 		return "", fmt.Errorf("find clip of upload %s: %w", n.UploadID, err)
 	}
-	r, err := open(ctx)
-	if err != nil {
-		if created {
+	if err := p.storeSource(ctx, clipID, n.SizeBytes, file); err != nil {
+		if created && errors.Is(err, errSourceGone) {
 			// No clip without its file: the upload may be gone because its
 			// clip was deleted (Purge removes the upload before the row), and
 			// a retry of a passing failure makes the clip again.
@@ -190,18 +202,13 @@ func (p *Pipeline) Ingest(ctx context.Context, a accounts.Actor, n NewClip, sha2
 				p.Log.Warn("Could not remove a clip whose upload could not be read.", "clip_id", clipID, "error", perr)
 			}
 		}
-		return "", fmt.Errorf("read the file of clip %s: %w", clipID, err)
-	}
-	err = p.Store.Put(ctx, sourceKey(clipID), r, n.SizeBytes, "application/octet-stream")
-	r.Close()
-	if err != nil {
-		return "", fmt.Errorf("store source of clip %s: %w", clipID, err)
+		return "", err
 	}
 	if err := p.stillThere(ctx, clipID); err != nil {
 		return "", err
 	}
 	if _, err := p.Clips.db.Writer().Exec(ctx, `UPDATE clips SET status = ?, sha256 = ?, size_bytes = ?, progress = 0, updated_at = ? WHERE id = ? AND status = ?`,
-		StatusProbing, sha256, n.SizeBytes, sqldb.Millis(p.Clips.now()), clipID, StatusUploading); err != nil {
+		StatusProbing, file.SHA256, n.SizeBytes, sqldb.Millis(p.Clips.now()), clipID, StatusUploading); err != nil {
 		return "", fmt.Errorf("mark clip %s uploaded: %w", clipID, err)
 	}
 	if err := p.Queue.EnqueueProcess(ctx, clipID); err != nil {
@@ -282,6 +289,52 @@ type CaptionTrackInfo struct {
 // Process probes, validates and transcodes a clip's source and stores the
 // results. A *transcode.Rejection comes back wrapped in ErrRejected after
 // the clip is marked failed; other errors are worth a retry.
+// errSourceGone: the file a clip was to be made from cannot be read.
+var errSourceGone = errors.New("the file is gone")
+
+// storeSource stores file as the clip's source: linked where it is on the
+// store's disk (a whole lesson not copied again), read and stored
+// elsewhere.
+func (p *Pipeline) storeSource(ctx context.Context, clipID string, size int64, file IngestFile) error {
+	key := sourceKey(clipID)
+	if file.Path != "" {
+		if _, err := os.Stat(file.Path); err != nil {
+			return fmt.Errorf("read the file of clip %s: %w: %w", clipID, errSourceGone, err)
+		}
+		if err := p.Store.PutFile(ctx, key, file.Path, "application/octet-stream"); err != nil {
+			return fmt.Errorf("store source of clip %s: %w", clipID, err)
+		}
+		return nil
+	}
+	r, err := file.Open(ctx)
+	if err != nil {
+		return fmt.Errorf("read the file of clip %s: %w: %w", clipID, errSourceGone, err)
+	}
+	defer r.Close()
+	if err := p.Store.Put(ctx, key, r, size, "application/octet-stream"); err != nil {
+		return fmt.Errorf("store source of clip %s: %w", clipID, err)
+	}
+	return nil
+}
+
+// sourceFile is a local path to the clip's source: the stored file itself
+// on the local store (read only, never written through it), a copy in
+// work from S3.
+func (p *Pipeline) sourceFile(ctx context.Context, clipID, work string) (string, error) {
+	path, err := p.Store.LocalFile(ctx, sourceKey(clipID))
+	if err == nil {
+		return path, nil
+	}
+	if !errors.Is(err, storage.ErrNotLocal) {
+		return "", fmt.Errorf("source of clip %s: %w", clipID, err)
+	}
+	src := filepath.Join(work, "source")
+	if err := p.fetch(ctx, sourceKey(clipID), src); err != nil {
+		return "", fmt.Errorf("source of clip %s: %w", clipID, err)
+	}
+	return src, nil
+}
+
 func (p *Pipeline) Process(ctx context.Context, clipID string) error {
 	return p.process(ctx, clipID, "")
 }
@@ -318,8 +371,8 @@ func (p *Pipeline) process(ctx context.Context, clipID, token string) error {
 		return fmt.Errorf("process clip %s: %w", clipID, err)
 	}
 	defer os.RemoveAll(work)
-	src := filepath.Join(work, "source")
-	if err := p.fetch(ctx, sourceKey(clipID), src); err != nil {
+	src, err := p.sourceFile(ctx, clipID, work)
+	if err != nil {
 		return fmt.Errorf("process clip %s: %w", clipID, err)
 	}
 	if err := p.setStatus(ctx, clipID, StatusProbing, 0); err != nil {
@@ -366,6 +419,12 @@ func (p *Pipeline) publish(ctx context.Context, clipID, token, out string, res *
 	if err := p.storeDir(ctx, clipID, out); err != nil {
 		return err
 	}
+	return p.markReady(ctx, clipID, token, res, start)
+}
+
+// markReady records a stored transcode as the clip's media, marks the
+// clip ready and queues its captions.
+func (p *Pipeline) markReady(ctx context.Context, clipID, token string, res *transcode.Result, start string) error {
 	mediaJSON, _ := json.Marshal(mediaInfo(res))
 	captionStatus, captionReason := CaptionPending, ""
 	if !res.HasAudio {

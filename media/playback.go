@@ -145,6 +145,22 @@ func notFoundMedia(err error) error {
 
 var uriAttr = regexp.MustCompile(`URI="([^"]+)"`)
 
+// startAtBeginning adds #EXT-X-START to an EVENT playlist (a source
+// rendition still being packaged): players treat one as live and would
+// otherwise start near its end, not at the start of the lesson.
+func startAtBeginning(body []byte) []byte {
+	if !bytes.Contains(body, []byte("#EXT-X-PLAYLIST-TYPE:EVENT")) || bytes.Contains(body, []byte("#EXT-X-START:")) {
+		return body
+	}
+	first, rest, ok := bytes.Cut(body, []byte("\n"))
+	if !ok || string(bytes.TrimSpace(first)) != "#EXTM3U" {
+		return body
+	}
+	out := make([]byte, 0, len(body)+32)
+	out = append(out, "#EXTM3U\n#EXT-X-START:TIME-OFFSET=0,PRECISE=YES\n"...)
+	return append(out, rest...)
+}
+
 // servePlaylist serves an HLS playlist with signed segment URIs (see
 // URLSigner): they work for the clip's length plus the link TTL, so a
 // lesson watched through never outlives them (hls.js loads a VOD playlist
@@ -172,6 +188,7 @@ func (h *Handler) servePlaylist(c echo.Context, a accounts.Actor, clip Clip, rel
 			return fmt.Errorf("read playlist %s: %w", key, err)
 		}
 	}
+	body = startAtBeginning(body)
 	dir := path.Dir(rel)
 	isMaster := bytes.Contains(body, []byte("#EXT-X-STREAM-INF"))
 	presign := func(uri string) (string, error) {

@@ -316,8 +316,8 @@ func (p *Pipeline) redact(ctx context.Context, clipID string) error {
 		return fmt.Errorf("redact clip %s: %w", clipID, err)
 	}
 	defer os.RemoveAll(work)
-	src := filepath.Join(work, "source")
-	if err := p.fetch(ctx, sourceKey(clipID), src); err != nil {
+	src, err := p.sourceFile(ctx, clipID, work)
+	if err != nil {
 		return fmt.Errorf("redact clip %s: %w", clipID, err)
 	}
 	probe, err := transcode.ProbeFile(ctx, src)

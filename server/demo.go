@@ -87,7 +87,7 @@ func seedDemo(ctx context.Context, s *Server, log *slog.Logger, w io.Writer) err
 	}
 	teacher := users[1].Actor("demo")
 	clipID, err := s.media.pipeline.Ingest(ctx, teacher, media.NewClip{Title: "Comparing fractions (demo)", Filename: "demo-lesson.mp4",
-		ContentType: "video/mp4", SizeBytes: size, GroupID: g.ID}, sum, func(context.Context) (io.ReadCloser, error) { return os.Open(clipPath) })
+		ContentType: "video/mp4", SizeBytes: size, GroupID: g.ID}, media.IngestFile{SHA256: sum, Path: clipPath, Open: func(context.Context) (io.ReadCloser, error) { return os.Open(clipPath) }})
 	if err != nil {
 		return fmt.Errorf("demo clip: %w", err)
 	}

@@ -25,6 +25,20 @@ type ladderGate struct {
 }
 
 func (g *ladderGate) Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error {
+	if err := g.hold(ctx, key); err != nil {
+		return err
+	}
+	return g.Store.Put(ctx, key, r, size, contentType)
+}
+
+func (g *ladderGate) PutFile(ctx context.Context, key, path, contentType string) error {
+	if err := g.hold(ctx, key); err != nil {
+		return err
+	}
+	return g.Store.PutFile(ctx, key, path, contentType)
+}
+
+func (g *ladderGate) hold(ctx context.Context, key string) error {
 	if _, rel, ok := strings.Cut(key, "/media/"); ok && strings.Contains(rel, "/") &&
 		!strings.HasPrefix(rel, "source/") && !strings.HasPrefix(rel, "preview/") {
 		first := false
@@ -38,7 +52,7 @@ func (g *ladderGate) Put(ctx context.Context, key string, r io.Reader, size int6
 			}
 		}
 	}
-	return g.Store.Put(ctx, key, r, size, contentType)
+	return nil
 }
 
 // waitPlayable polls until the clip can be played, returning it as the

@@ -321,6 +321,17 @@ type gateStore struct {
 }
 
 func (g *gateStore) Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error {
+	g.hold(key)
+	return g.Store.Put(ctx, key, r, size, contentType)
+}
+
+// PutFile: on the local store the source is linked from the upload folder.
+func (g *gateStore) PutFile(ctx context.Context, key, path, contentType string) error {
+	g.hold(key)
+	return g.Store.PutFile(ctx, key, path, contentType)
+}
+
+func (g *gateStore) hold(key string) {
 	if rest, ok := strings.CutPrefix(key, "clips/"); ok && strings.HasSuffix(key, "/source/original") {
 		first := false
 		g.once.Do(func() { first = true })
@@ -329,7 +340,6 @@ func (g *gateStore) Put(ctx context.Context, key string, r io.Reader, size int64
 			<-g.release
 		}
 	}
-	return g.Store.Put(ctx, key, r, size, contentType)
 }
 
 // TestHardDeleteDuringUploadDelivery deletes a clip while its finished

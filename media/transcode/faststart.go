@@ -116,23 +116,25 @@ func PreviewOptions(opt Options) Options {
 // the HLS rendition "source" (segments cut at the source's keyframes),
 // with master.m3u8 and poster.jpg, into outDir (which must not exist or be
 // empty). p must come from ProbeFile(in) and PlanStart(p) must be
-// StartCopy. A *NotCopyable error means the file plays but not as it is
-// (keyframes further apart than MaxCopySegment); outDir is then left as it
-// was found, as on any failure.
-func PackageSource(ctx context.Context, in, outDir string, p *Probe, opt Options) (res *Result, err error) {
+// StartCopy.
+//
+// With progress, the rendition is an EVENT playlist offered for playback
+// once its first segments are written (stream copy runs hundreds of times
+// faster than real time, so that is well under a second at any length);
+// without, PackageSource returns when it is done.
+//
+// A *NotCopyable error means the file plays but not as it is (keyframes
+// further apart than MaxCopySegment before playback was offered); outDir
+// is then left as it was found, as on any failure. A long gap between
+// keyframes found after playback was offered only makes seeking there
+// slower, and the ladder that follows replaces the rendition anyway.
+func PackageSource(ctx context.Context, in, outDir string, p *Probe, opt Options, progress PackageProgress) (res *Result, err error) {
 	if plan := PlanStart(p); plan.Path != StartCopy {
 		return nil, &NotCopyable{Reason: plan.Reason}
 	}
-	absIn, err := safePath(in)
+	absIn, absOut, err := outputPaths(in, outDir)
 	if err != nil {
 		return nil, fmt.Errorf("package source: %w", err)
-	}
-	absOut, err := safePath(outDir)
-	if err != nil {
-		return nil, fmt.Errorf("package source: %w", err)
-	}
-	if strings.Contains(absOut, "%") {
-		return nil, fmt.Errorf("package source: refusing output directory %q: contains '%%'", outDir)
 	}
 	opt = opt.withDefaults(p)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute+p.Duration/4)
@@ -151,59 +153,87 @@ func PackageSource(ctx context.Context, in, outDir string, p *Probe, opt Options
 		return nil, fmt.Errorf("package source: %w", err)
 	}
 	started := time.Now()
-	input := ffmpeg.Input(absIn, ffmpeg.KwArgs{"format_whitelist": allowedDemuxers, "protocol_whitelist": "file"})
+	w, h := even(p.Width), even(p.Height)
+	inKw := ffmpeg.KwArgs{"format_whitelist": allowedDemuxers, "protocol_whitelist": "file"}
+	if opt.readRate > 0 {
+		inKw["readrate"] = opt.readRate
+	}
+	input := ffmpeg.Input(absIn, inKw)
 	streams := []*ffmpeg.Stream{input.Get(strconv.Itoa(p.videoIndex))}
 	if p.HasAudio {
 		streams = append(streams, input.Get(strconv.Itoa(p.audioIndex)))
 	}
-	out := ffmpeg.Output(streams, filepath.Join(dir, "index.m3u8"), ffmpeg.KwArgs{
+	kw := ffmpeg.KwArgs{
 		"c":                    "copy",
 		"map_metadata":         "-1",
 		"f":                    "hls",
 		"hls_time":             opt.SegmentSeconds,
 		"hls_playlist_type":    "vod",
 		"hls_segment_filename": filepath.Join(dir, "seg_%05d.ts"),
-	})
-	if err := run(ctx, ffmpegJob{stream: globalArgs(out, false)}); err != nil {
-		return nil, fmt.Errorf("package source %s: %w", in, err)
 	}
-	mp, err := ParseMediaPlaylist(filepath.Join(dir, "index.m3u8"))
-	if err != nil {
-		return nil, fmt.Errorf("package source %s: %w", in, err)
-	}
-	if len(mp.Segments) == 0 || !mp.Ended {
-		return nil, fmt.Errorf("package source %s: incomplete playlist", in)
-	}
-	for i, s := range mp.Segments {
-		// The last segment may run to the end; only a long gap between
-		// keyframes inside the clip hurts seeking.
-		if s.Duration > MaxCopySegment && i < len(mp.Segments)-1 {
-			return nil, &NotCopyable{Reason: fmt.Sprintf("keyframes are up to %.1f s apart (at most %.1f s allowed)",
-				s.Duration.Seconds(), MaxCopySegment.Seconds())}
-		}
-	}
-	peak, avg, err := bandwidth(dir, mp)
-	if err != nil {
-		return nil, fmt.Errorf("package source %s: %w", in, err)
+	if progress != nil {
+		// Segments appear under their name only when complete, and the
+		// playlist is replaced by rename: a reader never sees half of one.
+		kw["hls_playlist_type"] = "event"
+		kw["hls_flags"] = "temp_file"
 	}
 	codecs := []string{avcCodec(p.VideoProfile, p.VideoLevel)}
 	if p.HasAudio {
 		codecs = append(codecs, aacCodec(p.AudioProfile))
 	}
-	uri := SourceRendition + "/index.m3u8"
-	w, h := even(p.Width), even(p.Height)
-	if err := writeMaster(filepath.Join(absOut, masterName), []variant{{uri: uri, peak: peak, average: avg,
-		width: w, height: h, codecs: strings.Join(codecs, ","), frameRate: p.FrameRate}}); err != nil {
-		return nil, err
+	r := &renditionOut{absOut: absOut, name: SourceRendition, width: w, height: h, codecs: strings.Join(codecs, ","), fps: p.FrameRate, hasAudio: p.HasAudio}
+	job := ffmpegJob{stream: globalArgs(ffmpeg.Output(streams, r.playlist(), kw), false)}
+	// Until the real rate is measured: the file's own rate, with the
+	// headroom a peak needs.
+	rate := 8_000_000
+	if sec := p.Duration.Seconds(); sec > 0 && p.Size > 0 {
+		rate = int(float64(p.Size) * 8 / sec)
 	}
-	if err := posterAt(ctx, absIn, filepath.Join(absOut, posterName), p, w, h, p.Duration/10); err != nil {
+	offered, err := watchHLS(ctx, job, hlsWatch{
+		out: r, progress: progress, poll: opt.poll, log: opt.Logger, estimate: [2]int{rate * 3 / 2, rate}, duration: p.Duration,
+		// Copied segments start at the source's keyframes: a gap found
+		// before playback is offered still sends the clip to a preview.
+		check: copyGaps,
+	})
+	if err != nil {
 		return nil, fmt.Errorf("package source %s: %w", in, err)
 	}
-	opt.Logger.Info("Source packaged for playback", "input", filepath.Base(absIn), "segments", len(mp.Segments),
-		"elapsed_s", time.Since(started).Seconds(), "duration_s", mp.Duration().Seconds())
-	return &Result{Duration: mp.Duration(), Width: w, Height: h, HasVideo: true, HasAudio: p.HasAudio,
-		Renditions: []Rendition{{Name: SourceRendition, Width: w, Height: h, Bandwidth: peak, Playlist: uri}},
-		Master:     masterName, Poster: posterName, FrameRate: p.FrameRate}, nil
+	res, err = r.final(ctx, offered, copyGaps, progress)
+	if err != nil {
+		return nil, fmt.Errorf("package source %s: %w", in, err)
+	}
+	opt.Logger.Info("Source packaged for playback", "input", filepath.Base(absIn), "segments", r.segments,
+		"elapsed_s", time.Since(started).Seconds(), "duration_s", res.Duration.Seconds())
+	return res, nil
+}
+
+// copyGaps reports keyframes too far apart among the segments of mp known
+// to be followed by another (all of them once ended).
+func copyGaps(mp *MediaPlaylist, ended bool) error {
+	for i, s := range mp.Segments {
+		// The last segment may run to the end; only a long gap between
+		// keyframes inside the clip hurts seeking.
+		if s.Duration > MaxCopySegment && (i < len(mp.Segments)-1 || !ended) {
+			return &NotCopyable{Reason: fmt.Sprintf("keyframes are up to %.1f s apart (at most %.1f s allowed)",
+				s.Duration.Seconds(), MaxCopySegment.Seconds())}
+		}
+	}
+	return nil
+}
+
+// outputPaths checks and resolves a job's input and output folder.
+func outputPaths(in, outDir string) (absIn, absOut string, err error) {
+	if absIn, err = safePath(in); err != nil {
+		return "", "", err
+	}
+	if absOut, err = safePath(outDir); err != nil {
+		return "", "", err
+	}
+	// ffmpeg expands % in HLS and image names; our names must stay literal.
+	if strings.Contains(absOut, "%") {
+		return "", "", fmt.Errorf("refusing output directory %q: contains '%%'", outDir)
+	}
+	return absIn, absOut, nil
 }
 
 // aacCodec is the RFC 6381 codec string of an AAC profile.
@@ -220,13 +250,13 @@ func aacCodec(profile string) string {
 // posterAt grabs the frame at (or, past the end, the first frame before) t
 // at w×h, seeking in the input so a long source costs no more than a short
 // one.
-func posterAt(ctx context.Context, absIn, out string, p *Probe, w, h int, t time.Duration) error {
+func posterAt(ctx context.Context, absIn, out, stream string, w, h int, t time.Duration) error {
 	s := ffmpeg.Input(absIn, ffmpeg.KwArgs{
 		"format_whitelist":   allowedDemuxers,
 		"protocol_whitelist": "file",
 		"ss":                 strconv.FormatFloat(t.Seconds(), 'f', 3, 64),
 		"threads":            2,
-	}).Get(strconv.Itoa(p.videoIndex)).
+	}).Get(stream).
 		Filter("scale", nil, ffmpeg.KwArgs{"w": w, "h": h}).
 		Filter("setsar", ffmpeg.Args{"1"}).
 		Output(out, ffmpeg.KwArgs{"frames:v": 1, "update": 1, "q:v": 3})
@@ -235,7 +265,7 @@ func posterAt(ctx context.Context, absIn, out string, p *Probe, w, h int, t time
 	}
 	if st, err := os.Stat(out); err != nil || st.Size() == 0 {
 		if t > 0 {
-			return posterAt(ctx, absIn, out, p, w, h, 0)
+			return posterAt(ctx, absIn, out, stream, w, h, 0)
 		}
 		return errors.New("poster: no video frame written")
 	}

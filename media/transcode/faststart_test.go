@@ -3,6 +3,7 @@ package transcode
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,7 +100,7 @@ func TestPackageSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "out")
-	res, err := PackageSource(ctx, src, out, p, Options{})
+	res, err := PackageSource(ctx, src, out, p, Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +146,7 @@ func TestPackageSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	out2 := filepath.Join(t.TempDir(), "out")
-	_, err = PackageSource(ctx, sparse, out2, sp, Options{})
+	_, err = PackageSource(ctx, sparse, out2, sp, Options{}, nil)
 	var nc *NotCopyable
 	if !errors.As(err, &nc) || !strings.Contains(nc.Reason, "12.0 s apart") {
 		t.Fatalf("sparse keyframes: %v", err)
@@ -159,7 +160,137 @@ func TestPackageSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := PackageSource(ctx, hevc, filepath.Join(t.TempDir(), "out"), hp, Options{}); !errors.As(err, &nc) {
+	if _, err := PackageSource(ctx, hevc, filepath.Join(t.TempDir(), "out"), hp, Options{}, nil); !errors.As(err, &nc) {
 		t.Errorf("HEVC packaged as it is: %v", err)
+	}
+}
+
+// TestQuickRenditionProgressive: with a PackageProgress a quick rendition
+// (the source packaged as it is, or the preview encode) is offered for
+// playback while ffmpeg writes it (an EVENT playlist listing the first
+// segments, beside the master and poster), more segments follow, and the
+// last call has the complete playlist. Files already offered are never
+// rewritten in place, so a store may link them.
+func TestQuickRenditionProgressive(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src := fixturePath(t, "phone40.mp4")
+	p, err := ProbeFile(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Read at 8× real time: 5 s for 40 s of video, with the first
+	// segments listed within the first 2 s.
+	slow := Options{readRate: 8, poll: 20 * time.Millisecond}
+	for _, tc := range []struct {
+		name      string
+		rendition string
+		make      func(out string, progress PackageProgress) (*Result, error)
+	}{
+		{"copy", SourceRendition, func(out string, progress PackageProgress) (*Result, error) {
+			return PackageSource(ctx, src, out, p, slow, progress)
+		}},
+		{"preview", "180p", func(out string, progress PackageProgress) (*Result, error) {
+			return EncodePreview(ctx, src, out, p, slow, progress)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out := filepath.Join(t.TempDir(), "out")
+			type seen struct {
+				info  os.FileInfo
+				bytes int64
+			}
+			offered := map[string]seen{}
+			var calls []string
+			playlist := filepath.Join(out, tc.rendition, "index.m3u8")
+			check := func(res *Result, final bool) error {
+				switch {
+				case len(calls) == 0 && (res == nil || final):
+					return fmt.Errorf("first call: result %v, final %v; want a result offered before the end", res, final)
+				case len(calls) > 0 && !final && res != nil:
+					return errors.New("an update carries a result")
+				case len(calls) == 0 && (len(res.Renditions) != 1 || res.Renditions[0].Name != tc.rendition):
+					return fmt.Errorf("offered renditions %+v, want %s", res.Renditions, tc.rendition)
+				}
+				mp, err := ParseMediaPlaylist(playlist)
+				if err != nil {
+					return err
+				}
+				calls = append(calls, fmt.Sprintf("%d/%v", len(mp.Segments), mp.Ended))
+				if len(calls) == 1 {
+					if len(mp.Segments) < readySegments || mp.Ended {
+						return fmt.Errorf("offered with %d segments, ended %v", len(mp.Segments), mp.Ended)
+					}
+					pl, _ := os.ReadFile(playlist)
+					if !strings.Contains(string(pl), "#EXT-X-PLAYLIST-TYPE:EVENT") {
+						return fmt.Errorf("offered playlist is not an EVENT playlist:\n%s", pl)
+					}
+					master, _ := os.ReadFile(filepath.Join(out, masterName))
+					if !strings.Contains(string(master), `CODECS="avc1.`) || !strings.Contains(string(master), tc.rendition+"/index.m3u8") {
+						return fmt.Errorf("offered master:\n%s", master)
+					}
+					if st, err := os.Stat(filepath.Join(out, posterName)); err != nil || st.Size() == 0 {
+						return fmt.Errorf("offered without a poster: %v", err)
+					}
+				}
+				if final != mp.Ended {
+					return fmt.Errorf("final %v with a playlist ended %v", final, mp.Ended)
+				}
+				for _, s := range mp.Segments {
+					st, err := os.Stat(filepath.Join(out, tc.rendition, s.URI))
+					if err != nil {
+						return fmt.Errorf("listed segment %s: %w", s.URI, err)
+					}
+					if was, ok := offered[s.URI]; ok {
+						if !os.SameFile(was.info, st) || was.bytes != st.Size() {
+							return fmt.Errorf("segment %s changed after it was listed", s.URI)
+						}
+					} else {
+						offered[s.URI] = seen{st, st.Size()}
+					}
+				}
+				return nil
+			}
+			res, err := tc.make(out, check)
+			if err != nil {
+				t.Fatalf("%v (calls %v)", err, calls)
+			}
+			t.Logf("calls (segments/ended): %v", calls)
+			if len(calls) < 3 {
+				t.Fatalf("calls %v: want an offer, updates and the end", calls)
+			}
+			if d := res.Duration - p.Duration; d > 200*time.Millisecond || d < -200*time.Millisecond {
+				t.Errorf("duration %v, source %v", res.Duration, p.Duration)
+			}
+			master, _ := os.ReadFile(filepath.Join(out, masterName))
+			if !strings.Contains(string(master), "AVERAGE-BANDWIDTH=") {
+				t.Errorf("final master lacks the measured bandwidth:\n%s", master)
+			}
+
+			// An error from the caller stops ffmpeg and cleans up.
+			out3 := filepath.Join(t.TempDir(), "out")
+			stop := errors.New("lease lost")
+			if _, err := tc.make(out3, func(*Result, bool) error { return stop }); !errors.Is(err, stop) {
+				t.Fatalf("stopped: %v", err)
+			}
+			if _, err := os.Stat(out3); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("a stopped rendition left %s behind (%v)", out3, err)
+			}
+		})
+	}
+
+	// A source with keyframes 12 s apart is refused before it is offered.
+	sparse := fixturePath(t, "sparse_keyframes.mp4")
+	sp, err := ProbeFile(ctx, sparse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	offeredSparse := false
+	_, err = PackageSource(ctx, sparse, filepath.Join(t.TempDir(), "out"), sp, slow,
+		func(*Result, bool) error { offeredSparse = true; return nil })
+	var nc *NotCopyable
+	if !errors.As(err, &nc) || offeredSparse {
+		t.Fatalf("sparse keyframes: %v, offered %v", err, offeredSparse)
 	}
 }

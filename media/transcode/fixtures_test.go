@@ -162,6 +162,11 @@ func init() {
 			}
 			return ffmpegGen("-i", src, "-t", "10", "-c", "copy", path)
 		}},
+		// 40 s with a keyframe every 2 s: a packaging slowed down to watch
+		// it in progress lists segments one at a time.
+		"phone40.mp4": {make: gen(lavfi("testsrc2=s=320x180:r=30:d=40", "sine=f=300:d=40",
+			"-c:v", x264, "-preset", "ultrafast", "-g", "60", "-c:a", "aac", "-ac", "2",
+			"-movflags", "+faststart", "-shortest")...)},
 		"mp3audio.mp4": {make: gen(lavfi(vid320, sine3,
 			"-c:v", x264, "-preset", "ultrafast", "-c:a", "libmp3lame", "-shortest")...)},
 

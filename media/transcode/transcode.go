@@ -74,6 +74,15 @@ type Options struct {
 	// Chunk bounds the chunks of a chunked ladder (PlanLadder), for
 	// callers that encode long sources in parallel. Zero: 60 to 120 s.
 	Chunk ChunkOptions
+
+	// readRate makes a packaging read its input at this multiple of real
+	// time, and poll overrides packagePoll: tests of a packaging in
+	// progress set them to watch it happen.
+	readRate float64
+	poll     time.Duration
+	// hlsEvent writes EVENT playlists, segments renamed into place when
+	// complete (a preview offered while it is encoded).
+	hlsEvent bool
 }
 
 func (o Options) withDefaults(p *Probe) Options {
@@ -458,11 +467,15 @@ func LadderCommand(in, outDir string, p *Probe, opt Options) ([]string, error) {
 // one HLS muxer with var_stream_map. With extras, the sprite goes to
 // sprite.jpg and the waveform samples to fd 3.
 func encodeCommand(absIn, absOut string, p *Probe, pl plan, opt Options, extras bool) *ffmpeg.Stream {
-	in := ffmpeg.Input(absIn, ffmpeg.KwArgs{
+	inKw := ffmpeg.KwArgs{
 		"format_whitelist":   allowedDemuxers,
 		"protocol_whitelist": "file",
 		"threads":            opt.Threads,
-	})
+	}
+	if opt.readRate > 0 {
+		inKw["readrate"] = opt.readRate
+	}
+	in := ffmpeg.Input(absIn, inKw)
 	var videoOut, audioOut []*ffmpeg.Stream
 	var spriteOut, posterOut, waveOut *ffmpeg.Stream
 	if p.HasVideo {
@@ -529,6 +542,10 @@ func encodeCommand(absIn, absOut string, p *Probe, pl plan, opt Options, extras 
 		"map_chapters":          "-1",
 		"threads":               opt.Threads,
 		"max_muxing_queue_size": 4096,
+	}
+	if opt.hlsEvent {
+		hlsArgs["hls_playlist_type"] = "event"
+		hlsArgs["hls_flags"] = "independent_segments+temp_file"
 	}
 	var hlsStreams []*ffmpeg.Stream
 	var vsm []string

@@ -52,6 +52,9 @@ type backend interface {
 	isDone(ctx context.Context, id string) (bool, error)
 	markDone(ctx context.Context, id string) error
 	clearDone(ctx context.Context, id string) error
+	// localPath is the file holding an upload's bytes, "" where there is
+	// none on this machine.
+	localPath(id string) string
 }
 
 // localBackend uses tusd's filestore: <dir>/<id> holds the bytes and
@@ -70,8 +73,9 @@ func newLocalBackend(dir string) (*localBackend, error) {
 }
 
 func (b *localBackend) compose(c *handler.StoreComposer) {
-	c.UseCore(b.store)
-	c.UseTerminater(b.store)
+	h := &hashingStore{DataStore: b.store, term: b.store, dir: b.dir}
+	c.UseCore(h)
+	c.UseTerminater(h)
 }
 
 func (b *localBackend) list(ctx context.Context) ([]stored, error) {
@@ -97,6 +101,13 @@ func (b *localBackend) list(ctx context.Context) ([]stored, error) {
 		out = append(out, stored{ID: id, LastActivity: last})
 	}
 	return out, nil
+}
+
+func (b *localBackend) localPath(id string) string {
+	if validID(id) != nil {
+		return ""
+	}
+	return filepath.Join(b.dir, id) // tusd's filestore: <dir>/<id>
 }
 
 func (b *localBackend) markerPath(id string) (string, error) {
@@ -287,6 +298,8 @@ func (b *s3Backend) lastPart(ctx context.Context, id string) (time.Time, error) 
 	}
 	return last, nil
 }
+
+func (b *s3Backend) localPath(string) string { return "" }
 
 func (b *s3Backend) markerKey(id string) string { return b.t.Prefix + objectID(id) + ".done" }
 

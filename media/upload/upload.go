@@ -71,6 +71,10 @@ type Finished struct {
 	// SHA256 is the lowercase hex SHA-256 of the whole file, computed by
 	// reading the assembled upload back.
 	SHA256 string
+	// Path is the file holding the upload on this machine's disk, with
+	// the local upload folder ("" in S3). It must be read only: Completed
+	// may link it rather than copy it.
+	Path string
 	// Open reads the whole file; call it as often as needed until Remove.
 	Open func(ctx context.Context) (io.ReadCloser, error)
 	// Remove deletes the upload once its bytes are safely elsewhere.

@@ -20,8 +20,10 @@
 //              ladder takes about an hour on a 2-core machine)
 // and the server's CPU seconds (its own and its ffmpeg children's) per
 // minute of video. In the same run, the bare-tool baselines: ffmpeg stream
-// copy of the input to HLS, and the single ffmpeg command that encodes
-// filmroom's ladder (scripts/laddercmd), so every figure is also a ratio.
+// copy of the input to HLS, the preview rendition's ffmpeg command alone
+// for inputs that start from a preview (scripts/laddercmd -preview), and
+// the single ffmpeg command that encodes filmroom's ladder
+// (scripts/laddercmd), so every figure is also a ratio.
 // Prints a Markdown table for docs/benchmarks.md.
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -211,13 +213,19 @@ async function baselines(input) {
   const copy = await timed('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', '-i', input.file, '-map', '0:v:0', '-map', '0:a:0?', '-c', 'copy',
     '-f', 'hls', '-hls_time', '4', '-hls_playlist_type', 'vod', '-hls_segment_filename', join(out, 'seg_%05d.ts'), join(out, 'index.m3u8')]).catch(() => null);
   let ladder = null;
+  let preview = null;
+  if (input.start === 'preview') {
+    const cmd = spawnSync('go', ['run', './scripts/laddercmd', '-preview', '-threads', '2', input.file, join(out, 'preview')], { cwd: repo, encoding: 'utf8' });
+    if (cmd.status !== 0) throw new Error(`laddercmd -preview: ${cmd.stderr}`);
+    preview = await timed('ffmpeg', JSON.parse(cmd.stdout));
+  }
   if (input.seconds / 60 <= ladderMax) {
     const cmd = spawnSync('go', ['run', './scripts/laddercmd', '-threads', '2', input.file, join(out, 'ladder')], { cwd: repo, encoding: 'utf8' });
     if (cmd.status !== 0) throw new Error(`laddercmd: ${cmd.stderr}`);
     ladder = await timed('ffmpeg', JSON.parse(cmd.stdout));
   }
   await rm(out, { recursive: true, force: true });
-  return { copy, ladder };
+  return { copy, preview, ladder };
 }
 
 const f1 = (n) => (n == null ? '–' : n.toFixed(1));
@@ -228,16 +236,17 @@ try {
   for (const input of inputs) {
     console.log(`measuring ${input.name}…`);
     const m = await measure(browser, input);
-    const b = await baselines(input);
+    const b = await baselines({ ...input, start: m.start });
     rows.push({ ...m, ...Object.fromEntries(Object.entries(b).map(([k, v]) => [`bare_${k}`, v])) });
     console.log(JSON.stringify(rows.at(-1)));
   }
 } finally {
   await browser.close();
 }
-console.log('\n| input | first rendition | playable (s) | playing in Chromium (s) | bare stream copy to HLS (s) | full ladder (s) | bare ladder encode (s) | ladder ÷ bare | CPU s per video minute |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log('\n| input | first rendition | playable (s) | playing in Chromium (s) | playing ÷ duration | bare stream copy to HLS (s) | bare preview encode (s) | full ladder (s) | bare ladder encode (s) | ladder ÷ bare | CPU s per video minute |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   const ratio = r.ladder && r.bare_ladder ? (r.ladder / r.bare_ladder).toFixed(2) : '–';
-  console.log(`| ${r.name} | ${r.start} | ${f1(r.playable)} | ${f1(r.playing)} | ${f1(r.bare_copy)} | ${f1(r.ladder)} | ${f1(r.bare_ladder)} | ${ratio} | ${f1(r.cpuPerMinute)} |`);
+  const share = (r.playing / r.seconds).toFixed(3);
+  console.log(`| ${r.name} | ${r.start} | ${f1(r.playable)} | ${f1(r.playing)} | ${share} | ${f1(r.bare_copy)} | ${f1(r.bare_preview)} | ${f1(r.ladder)} | ${f1(r.bare_ladder)} | ${ratio} | ${f1(r.cpuPerMinute)} |`);
 }
