@@ -369,6 +369,11 @@ func (w *processWorker) work(ctx context.Context, clipID string, job jobInfo) er
 		return err
 	}
 	if !held {
+		if w.leases.heldByOtherStep(ctx, clipID, job.ID) {
+			// The processing job that queued this ladder has not let go
+			// of the lease yet (another node fetched the ladder at once).
+			return river.JobSnooze(w.leases.ttl / 6)
+		}
 		// A living worker holds the lease (or the clip is gone): this is a
 		// late copy of the job, and the holder finishes the work.
 		w.p.Log.Info("Another worker is processing this clip; leaving it.", "clip_id", clipID, "job_id", job.ID)

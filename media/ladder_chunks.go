@@ -532,3 +532,15 @@ func (p *Pipeline) dropLadderParts(ctx context.Context, clipID string) {
 		p.Log.Warn("Could not remove the parts of a chunked ladder; they go with the clip.", "clip_id", clipID, "error", err)
 	}
 }
+
+// heldByOtherStep reports whether the clip's lease is held by a job of
+// another kind than job jobID: the clip's processing job still holds it
+// when the ladder it queued is fetched by another node. Such a ladder job
+// must wait, not be dropped as a late copy of the holder.
+func (l *leases) heldByOtherStep(ctx context.Context, clipID string, jobID int64) bool {
+	var holder, mine string
+	err := l.db.Reader().QueryRow(ctx, `SELECT
+		COALESCE((SELECT r.kind FROM river_job r JOIN clips c ON r.id = c.lease_job WHERE c.id = ? AND c.lease_owner <> ''), ''),
+		COALESCE((SELECT kind FROM river_job WHERE id = ?), '')`, clipID, jobID).Scan(&holder, &mine)
+	return err == nil && holder != "" && mine != "" && holder != mine
+}
