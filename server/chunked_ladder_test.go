@@ -91,10 +91,11 @@ func TestChunkedLadder(t *testing.T) {
 			if _, err := fe.srv.media.store.Stat(context.Background(), "clips/"+done.ID+"/media/download.mp4"); err != nil {
 				t.Fatalf("the MP4 of the stitched ladder: %v", err)
 			}
-			left, err := fe.srv.media.store.List(context.Background(), "clips/"+done.ID+"/ladder/")
-			if err != nil || len(left) != 0 {
-				t.Fatalf("ladder parts left after the switch: %d %v", len(left), err)
-			}
+			// The parts go right after the switch.
+			waitFor(t, "the ladder parts to go after the switch", time.Minute, func() bool {
+				left, err := fe.srv.media.store.List(context.Background(), "clips/"+done.ID+"/ladder/")
+				return err == nil && len(left) == 0
+			})
 		})
 	}
 }

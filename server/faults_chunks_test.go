@@ -144,7 +144,8 @@ func TestWorkerKilledMidChunk(t *testing.T) {
 	// The clip plays its stitched ladder, and the parts are gone.
 	owner.must("GET", "/api/v1/clips/"+clipID+"/media/master.m3u8", "", 200)
 	owner.must("GET", "/api/v1/clips/"+clipID+"/media/540p/index.m3u8", "", 200)
-	if left, _ := os.ReadDir(dataDir + "/media/clips/" + clipID + "/ladder"); len(left) > 0 {
-		t.Errorf("%d chunk objects left after the switch", len(left))
-	}
+	waitFor(t, "the chunk objects to go after the switch", time.Minute, func() bool {
+		left, _ := os.ReadDir(dataDir + "/media/clips/" + clipID + "/ladder")
+		return len(left) == 0
+	})
 }
