@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"compress/gzip"
 	"context"
 	"fmt"
@@ -197,10 +196,12 @@ func runLoad(ctx context.Context, name string, cache bool, svc *annotations.Serv
 	go srv.Serve(ln)
 	defer srv.Shutdown(context.Background())
 	base := "http://" + ln.Addr().String() + "/api/v1/clips/" + f.bigClip
-	// With gzip the clients decompress in this process too (Go's transport
-	// does it), which the closed loop feels on two cores.
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.clients, MaxConnsPerHost: cfg.clients,
-		DisableCompression: !cfg.gzip}, Timeout: 60 * time.Second}
+	// With -gunzip the clients decompress in this process too (Go's
+	// transport does it), which the closed loop feels on two cores; by
+	// default they ask for gzip themselves and take the compressed bytes,
+	// as a browser's decompression runs on the browser's machine.
+	cl := client{http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.clients, MaxConnsPerHost: cfg.clients,
+		DisableCompression: !cfg.gzip || !cfg.gunzip}, Timeout: 60 * time.Second}, gzipped: cfg.gzip && !cfg.gunzip}
 	get := func(u string) *http.Request {
 		req, _ := http.NewRequest("GET", u, nil)
 		req.Header.Set("X-Bench-User", "coach")
@@ -242,8 +243,20 @@ func runLoad(ctx context.Context, name string, cache bool, svc *annotations.Serv
 	defer stopWriter()
 
 	// Each client walks the clip page by page (200 per page, following the
-	// cursor) and starts over at the end.
-	var cursors sync.Map
+	// cursor) and starts over at the end. The chain of cursors is read once
+	// here, through the service, so a client need not decode (or, with
+	// gzip, decompress) 150 KB to find the next one; the clients start
+	// spread over the chain, as 50 viewers are not all on the same page.
+	// Under -write-rate the chain stays valid: a cursor is a position in
+	// the time order, and new annotations only move page boundaries.
+	chain, err := cursorChain(ctx, svc, f)
+	if err != nil {
+		return nil, err
+	}
+	pos := make([]int, cfg.clients)
+	for c := range pos {
+		pos[c] = c * len(chain) / cfg.clients
+	}
 	var etags sync.Map
 	var notModified atomic.Int64
 	type scenario struct {
@@ -252,11 +265,9 @@ func runLoad(ctx context.Context, name string, cache bool, svc *annotations.Serv
 	}
 	scenarios := []scenario{
 		{"page", "page of 200 (cursor walk)", target{prepare: func(c int) *http.Request {
-			cur, _ := cursors.Load(c)
-			s, _ := cur.(string)
-			return get(base + "/annotations?limit=200&cursor=" + url.QueryEscape(s))
-		}, done: func(c, _ int, _ http.Header, body []byte) {
-			cursors.Store(c, nextCursor(body))
+			return get(base + "/annotations?limit=200&cursor=" + url.QueryEscape(chain[pos[c]]))
+		}, done: func(c, _ int, _ http.Header, _ []byte) {
+			pos[c] = (pos[c] + 1) % len(chain)
 		}, ok: ok200}},
 		{"summary", "summary", target{prepare: func(int) *http.Request { return get(base + "/summary") }, ok: ok200}},
 		{"window", "time window 60 s", target{prepare: func(c int) *http.Request {
@@ -295,8 +306,15 @@ func runLoad(ctx context.Context, name string, cache bool, svc *annotations.Serv
 			}
 			return n
 		}
+		if cfg.warmup {
+			// One request per client fills the views this scenario reads
+			// (every page, window and ETag the clients start with).
+			if w := closedLoop(cl, cfg.clients, cfg.clients, sc.t); w.errors > 0 {
+				return nil, fmt.Errorf("%s: warm-up: %d errors", sc.name, w.errors)
+			}
+		}
 		before := svc.ViewCacheStats()
-		m := closedLoop(client, cfg.clients, cfg.requests, sc.t)
+		m := closedLoop(cl, cfg.clients, cfg.requests, sc.t)
 		r := result{db: name, scenario: sc.name, mode: fmt.Sprintf("closed, %d cl.", cfg.clients), cache: cache, m: m, note: note() + hitNote(before, svc.ViewCacheStats())}
 		r.print()
 		results = append(results, r)
@@ -306,7 +324,7 @@ func runLoad(ctx context.Context, name string, cache bool, svc *annotations.Serv
 				perSecond = rt.fraction * m.rate()
 			}
 			before := svc.ViewCacheStats()
-			om := openLoop(client, cfg.clients, perSecond, cfg.openFor, sc.t, uint64(len(results)))
+			om := openLoop(cl, cfg.clients, perSecond, cfg.openFor, sc.t, uint64(len(results)))
 			r := result{db: name, scenario: sc.name, mode: fmt.Sprintf("open, %.0f/s", perSecond), cache: cache, offered: perSecond, m: om,
 				note: note() + hitNote(before, svc.ViewCacheStats())}
 			r.print()
@@ -323,21 +341,21 @@ func runLoad(ctx context.Context, name string, cache bool, svc *annotations.Serv
 	return results, nil
 }
 
-// nextCursor finds next_cursor at the end of a page without decoding the
-// 150 KB of JSON before it: the client shares the server's two cores, and
-// a real client's parsing would not run on the server's machine.
-func nextCursor(body []byte) string {
-	const field = `"next_cursor":"`
-	i := bytes.LastIndex(body, []byte(field))
-	if i < 0 {
-		return ""
+// cursorChain is the cursors of the big clip's pages of 200 in time
+// order, as the coach walks them: "" (the first page), then each page's
+// next_cursor until the last.
+func cursorChain(ctx context.Context, svc *annotations.Service, f fixture) ([]string, error) {
+	chain := []string{""}
+	for {
+		p, err := svc.List(ctx, f.coach, f.bigClip, annotations.ListQuery{Limit: 200, Cursor: chain[len(chain)-1]})
+		if err != nil {
+			return nil, fmt.Errorf("cursor chain: %w", err)
+		}
+		if p.NextCursor == "" {
+			return chain, nil
+		}
+		chain = append(chain, p.NextCursor)
 	}
-	rest := body[i+len(field):]
-	j := bytes.IndexByte(rest, '"')
-	if j < 0 {
-		return ""
-	}
-	return string(rest[:j])
 }
 
 func hitNote(before, after annotations.ViewCacheStats) string {
