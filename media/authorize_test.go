@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/filmroom/filmroom/accounts"
@@ -136,4 +137,39 @@ func contains[T comparable](xs []T, x T) bool {
 		}
 	}
 	return false
+}
+
+// TestAuthorizeQueryUsesIndexes: every part of Authorize's one query is an
+// index search on SQLite (the only SCAN is of its own materialized
+// audience rows, a handful); on PostgreSQL, whose planner prefers
+// sequential scans of tables this small, the plan must at least run.
+func TestAuthorizeQueryUsesIndexes(t *testing.T) {
+	t.Parallel()
+	for _, d := range testsvc.Databases(accounts.Migrations(), media.Migrations(), policy.Migrations()) {
+		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newRetentionEnv(t, d)
+			c := e.clip("Lesson", e.group)
+			plan, err := e.clips.ExplainAuthorize(context.Background(), c.ID, e.peer.UserID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Name != "sqlite" {
+				if !strings.Contains(plan, "Execution Time") {
+					t.Fatalf("no EXPLAIN ANALYZE output:\n%s", plan)
+				}
+				return
+			}
+			for _, line := range strings.Split(strings.TrimSpace(plan), "\n") {
+				if strings.HasPrefix(line, "SCAN ") && !strings.HasPrefix(line, "SCAN x") {
+					t.Errorf("a full scan in Authorize's query: %q\n%s", line, plan)
+				}
+			}
+			for _, table := range []string{"c USING INDEX", "a USING COVERING INDEX", "m USING INDEX group_members_user", "e USING INDEX"} {
+				if !strings.Contains(plan, "SEARCH "+table) {
+					t.Errorf("plan lacks SEARCH %s:\n%s", table, plan)
+				}
+			}
+		})
+	}
 }

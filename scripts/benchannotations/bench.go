@@ -50,7 +50,8 @@ func bench(ctx context.Context, name string, db *sqldb.DB, cfg config) ([]result
 	}
 	// The clip boundary the real server uses: media.Clips decides access
 	// from the database on every request, so the figures include it.
-	dir := server.ClipDirectory(media.NewClips(db, accounts.New(db, cfg.log, nil), cfg.log, nil))
+	clips := media.NewClips(db, accounts.New(db, cfg.log, nil), cfg.log, nil)
+	dir := server.ClipDirectory(clips)
 	newService := func(cache bool) *annotations.Service {
 		c := annotations.Config{DB: db, Clips: dir, Logger: cfg.log}
 		if !cache {
@@ -70,6 +71,11 @@ func bench(ctx context.Context, name string, db *sqldb.DB, cfg config) ([]result
 		return nil, err
 	}
 	fmt.Printf("-- plan of the time-window query (from_ms=1200000, to_ms=1260000, limit 200):\n%s\n", indent(plan))
+	authPlan, err := clips.ExplainAuthorize(ctx, f.bigClip, f.coach.UserID)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("-- plan of the authorization query (media.Clips.Authorize, every request):\n%s\n", indent(authPlan))
 	if err := costs(ctx, db, dir, newService, f); err != nil {
 		return nil, err
 	}
