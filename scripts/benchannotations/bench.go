@@ -39,9 +39,10 @@ func (r result) print() {
 	if !r.cache {
 		cache = "cache off"
 	}
-	fmt.Printf("-- %-8s %-9s %-26s %-16s %5d req: p50 %7.2f ms  p99 %7.2f ms  max %7.1f ms  %6.0f req/s  %5.1f KB/resp  errors %d  load %s%s\n",
+	fmt.Printf("-- %-8s %-9s %-26s %-16s %5d req: p50 %7.2f ms  p99 %7.2f ms  max %7.1f ms  %6.0f req/s  cpu %4.0f µs/req  %5.1f KB/resp  errors %d  load %s%s\n",
 		r.db, cache, r.scenario, r.mode, len(r.m.latencies), ms(pct(r.m.latencies, 0.50)), ms(pct(r.m.latencies, 0.99)),
-		ms(pct(r.m.latencies, 1)), r.m.rate(), float64(r.m.bytes)/float64(max(1, len(r.m.latencies)))/1000, r.m.errors, r.m.loadavg, r.note)
+		ms(pct(r.m.latencies, 1)), r.m.rate(), float64(r.m.cpuPerRequest().Nanoseconds())/1000,
+		float64(r.m.bytes)/float64(max(1, len(r.m.latencies)))/1000, r.m.errors, r.m.loadavg, r.note)
 }
 
 func bench(ctx context.Context, name string, db *sqldb.DB, cfg config) ([]result, error) {
@@ -375,14 +376,14 @@ func hitNote(before, after annotations.ViewCacheStats) string {
 // printTable repeats the results as a Markdown table for the docs.
 func printTable(rs []result) {
 	fmt.Println()
-	fmt.Println("| database | cache | scenario | load model | p50 | p99 | req/s | load average |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
+	fmt.Println("| database | cache | scenario | load model | p50 | p99 | req/s | CPU µs/req | load average |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
 		cache := "on"
 		if !r.cache {
 			cache = "off"
 		}
-		fmt.Printf("| %s | %s | %s | %s | %.1f ms | %.1f ms | %.0f | %s |\n", r.db, cache, r.scenario, r.mode,
-			ms(pct(r.m.latencies, 0.50)), ms(pct(r.m.latencies, 0.99)), r.m.rate(), r.m.loadavg)
+		fmt.Printf("| %s | %s | %s | %s | %.1f ms | %.1f ms | %.0f | %.0f | %s |\n", r.db, cache, r.scenario, r.mode,
+			ms(pct(r.m.latencies, 0.50)), ms(pct(r.m.latencies, 0.99)), r.m.rate(), float64(r.m.cpuPerRequest().Nanoseconds())/1000, r.m.loadavg)
 	}
 }

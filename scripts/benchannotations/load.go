@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -32,9 +33,27 @@ type measurement struct {
 	errors    int64
 	bytes     int64
 	loadavg   string
+	// cpu is the CPU time the process (server and clients) used during
+	// the run: unlike latency, it does not depend on what else the shared
+	// machine runs.
+	cpu time.Duration
 }
 
 func (m measurement) rate() float64 { return float64(len(m.latencies)) / m.elapsed.Seconds() }
+
+// cpuPerRequest is the process's CPU time per answered request.
+func (m measurement) cpuPerRequest() time.Duration {
+	return m.cpu / time.Duration(max(1, len(m.latencies)))
+}
+
+// processCPU is the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 // client sends the benchmark's requests.
 type client struct {
@@ -72,7 +91,7 @@ func closedLoop(cl client, clients, total int, t target) measurement {
 	var next, errs, nbytes atomic.Int64
 	lat := make([][]time.Duration, clients)
 	var wg sync.WaitGroup
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), processCPU()
 	for c := range clients {
 		wg.Add(1)
 		go func() {
@@ -94,7 +113,7 @@ func closedLoop(cl client, clients, total int, t target) measurement {
 		}()
 	}
 	wg.Wait()
-	return finish(lat, time.Since(t0), errs.Load(), nbytes.Load())
+	return finish(lat, time.Since(t0), processCPU()-cpu0, errs.Load(), nbytes.Load())
 }
 
 // openLoop sends requests at a fixed total rate with Poisson arrivals
@@ -135,7 +154,7 @@ func openLoop(cl client, clients int, perSecond float64, d time.Duration, t targ
 			}
 		}()
 	}
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), processCPU()
 	for _, off := range sched {
 		due := t0.Add(off)
 		if w := time.Until(due); w > 0 {
@@ -145,16 +164,16 @@ func openLoop(cl client, clients int, perSecond float64, d time.Duration, t targ
 	}
 	close(queue)
 	wg.Wait()
-	return finish(lat, time.Since(t0), errs.Load(), nbytes.Load())
+	return finish(lat, time.Since(t0), processCPU()-cpu0, errs.Load(), nbytes.Load())
 }
 
-func finish(lat [][]time.Duration, elapsed time.Duration, errs, bytes int64) measurement {
+func finish(lat [][]time.Duration, elapsed, cpu time.Duration, errs, bytes int64) measurement {
 	var all []time.Duration
 	for _, l := range lat {
 		all = append(all, l...)
 	}
 	slices.Sort(all)
-	return measurement{latencies: all, elapsed: elapsed, errors: errs, bytes: bytes, loadavg: loadavg()}
+	return measurement{latencies: all, elapsed: elapsed, errors: errs, bytes: bytes, loadavg: loadavg(), cpu: cpu}
 }
 
 // loadavg reports the 1/5/15-minute load average where the system tells it
