@@ -17,57 +17,92 @@ import (
 // for the clip, its audience and the viewer's memberships, then the
 // policy's decision (can, consent.go).
 
-// viewerQuery is getForViewer's query; its arguments are the clip's ID,
-// the clip's ID, the viewer's ID, then the clip's ID twice.
-const viewerQuery = `SELECT ` + clipCols + `, x.kind, x.ref, x.name, x.flag, x.role` + clipFrom + `
-		LEFT JOIN (SELECT 'u' AS kind, u.id AS ref, u.name AS name, FALSE AS flag, '' AS role
-				FROM clip_audience_users a JOIN users u ON u.id = a.user_id WHERE a.clip_id = ?
-			UNION ALL SELECT 'g', g.id, g.name, g.reflect_first, ''
-				FROM clip_audience_groups a JOIN groups g ON g.id = a.group_id WHERE a.clip_id = ? AND g.archived_at IS NULL
-			UNION ALL SELECT 'm', m.group_id, '', FALSE, m.role
-				FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = ? AND g.archived_at IS NULL
-			UNION ALL SELECT 'x', e.email, COALESCE(e.user_id, ''), FALSE, ''
-				FROM clip_audience_emails e WHERE e.clip_id = ?) x ON TRUE
-		WHERE c.id = ?
-		ORDER BY x.kind, x.name, x.ref`
+// viewerQuery is getForViewer's query: a UNION ALL of the clip row (kind
+// 'c', sorted first) and one row per audience user ('u'), audience group
+// ('g'), membership of the viewer ('m') and invited address ('x'), each
+// with NULL in the other kind's columns, so the clip's forty columns are
+// sent and converted once, not once per audience row. The memberships
+// come only with an existing clip, so a first row that is not the clip
+// means there is none. Its arguments: the clip's ID four times, the
+// viewer's ID, the clip's ID.
+var viewerQuery = func() string {
+	nulls := strings.Repeat("NULL, ", columns(clipCols)-1) // and one more after each
+	return `SELECT 'c' AS x_kind, '' AS x_ref, '' AS x_name, FALSE AS x_flag, '' AS x_role, ` + clipCols + clipFrom + ` WHERE c.id = ?
+		UNION ALL SELECT 'u', u.id, u.name, FALSE, '', ` + nulls + `NULL
+			FROM clip_audience_users a JOIN users u ON u.id = a.user_id WHERE a.clip_id = ?
+		UNION ALL SELECT 'g', g.id, g.name, g.reflect_first, '', ` + nulls + `NULL
+			FROM clip_audience_groups a JOIN groups g ON g.id = a.group_id WHERE a.clip_id = ? AND g.archived_at IS NULL
+		UNION ALL SELECT 'x', e.email, COALESCE(e.user_id, ''), FALSE, '', ` + nulls + `NULL
+			FROM clip_audience_emails e WHERE e.clip_id = ?
+		UNION ALL SELECT 'm', m.group_id, '', FALSE, m.role, ` + nulls + `NULL
+			FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = ? AND g.archived_at IS NULL
+			AND EXISTS (SELECT 1 FROM clips WHERE id = ?)
+		ORDER BY x_kind, x_name, x_ref`
+}()
+
+// columns counts the comma-separated expressions of a select list (commas
+// inside parentheses belong to a function call).
+func columns(list string) int {
+	n, depth := 1, 0
+	for _, r := range list {
+		switch r {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				n++
+			}
+		}
+	}
+	return n
+}
 
 // getForViewer is get plus the viewer's group memberships, in one query
 // instead of four (Authorize runs on every API request, and on PostgreSQL
-// every query is a round trip to another process): the clip row joined to
-// one row per audience user, audience group, membership of the viewer and
-// invited address (the clip's columns repeat on each; there are a handful).
-// It reads what loadAudience and accounts.Memberships read, with the same
-// filters and order.
+// every query is a round trip to another process). It reads what
+// loadAudience and accounts.Memberships read, with the same filters and
+// order.
 func (s *Clips) getForViewer(ctx context.Context, clipID, userID string) (Clip, accounts.Memberships, error) {
-	rows, err := s.db.Reader().Query(ctx, viewerQuery, clipID, clipID, userID, clipID, clipID)
+	rows, err := s.db.Reader().Query(ctx, viewerQuery, clipID, clipID, clipID, clipID, userID, clipID)
 	if err != nil {
 		return Clip{}, nil, fmt.Errorf("read clip %s: %w", clipID, err)
 	}
 	defer rows.Close()
-	var c Clip
-	found := false
+	var (
+		c                     Clip
+		found                 bool
+		kind, ref, name, role string
+		flag                  bool
+		head                  = []any{&kind, &ref, &name, &flag, &role}
+		// skip takes the NULL clip columns of the audience rows.
+		skip     any
+		audience = append(head[:len(head):len(head)], slices.Repeat([]any{&skip}, columns(clipCols))...)
+	)
 	m := accounts.Memberships{}
 	for rows.Next() {
-		// The x columns are NULL when the clip has no such rows at all.
-		var kind, ref, name, role sql.NullString
-		var flag sql.NullBool
-		row, err := s.scanClip(extraCols{rows, []any{&kind, &ref, &name, &flag, &role}})
-		if err != nil {
-			return Clip{}, nil, fmt.Errorf("read clip %s: %w", clipID, err)
+		if !found {
+			// The first row is the clip's, if the clip exists.
+			if c, err = s.scanClip(prefixCols{rows, head}); err != nil {
+				return Clip{}, nil, fmt.Errorf("read clip %s: %w", clipID, err)
+			}
+			found = true
+			continue
 		}
-		if !found { // the clip's columns are the same on every row
-			c, found = row, true
+		if err := rows.Scan(audience...); err != nil {
+			return Clip{}, nil, fmt.Errorf("read audience of clip %s: %w", clipID, err)
 		}
-		switch kind.String {
+		switch kind {
 		case "u":
-			c.Audience.Users = append(c.Audience.Users, Person{ID: ref.String, Name: name.String})
+			c.Audience.Users = append(c.Audience.Users, Person{ID: ref, Name: name})
 		case "g":
-			c.Audience.Groups = append(c.Audience.Groups, GroupRef{ID: ref.String, Name: name.String})
-			c.FeedbackAfterReflection = c.FeedbackAfterReflection || flag.Bool
+			c.Audience.Groups = append(c.Audience.Groups, GroupRef{ID: ref, Name: name})
+			c.FeedbackAfterReflection = c.FeedbackAfterReflection || flag
 		case "m":
-			m[ref.String] = accounts.Role(role.String)
+			m[ref] = accounts.Role(role)
 		case "x":
-			c.Audience.addEmail(ref.String, name.String)
+			c.Audience.addEmail(ref, name)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -80,13 +115,13 @@ func (s *Clips) getForViewer(ctx context.Context, clipID, userID string) (Clip, 
 	return c, m, s.applyPolicy(ctx, &c)
 }
 
-// extraCols scans a row into scanClip's destinations followed by more.
-type extraCols struct {
-	rows  *sql.Rows
-	extra []any
+// prefixCols scans a row into more destinations followed by scanClip's.
+type prefixCols struct {
+	rows *sql.Rows
+	head []any
 }
 
-func (e extraCols) Scan(dest ...any) error { return e.rows.Scan(append(dest, e.extra...)...) }
+func (p prefixCols) Scan(dest ...any) error { return p.rows.Scan(append(p.head, dest...)...) }
 
 var allActions = []accounts.Action{accounts.ClipView, accounts.ClipAnnotate, accounts.ClipHost, accounts.ClipEdit, accounts.ClipDelete}
 
@@ -148,7 +183,7 @@ func (s *Clips) ExplainAuthorize(ctx context.Context, clipID, userID string) (st
 	if s.db.Dialect == sqldb.Postgres {
 		prefix = "EXPLAIN (ANALYZE, BUFFERS) "
 	}
-	rows, err := s.db.Reader().Query(ctx, prefix+viewerQuery, clipID, clipID, userID, clipID, clipID)
+	rows, err := s.db.Reader().Query(ctx, prefix+viewerQuery, clipID, clipID, clipID, clipID, userID, clipID)
 	if err != nil {
 		return "", fmt.Errorf("explain authorize: %w", err)
 	}
