@@ -26,7 +26,7 @@ import (
 // means there is none. Its arguments: the clip's ID four times, the
 // viewer's ID, the clip's ID.
 var viewerQuery = func() string {
-	nulls := strings.Repeat("NULL, ", columns(clipCols)-1) // and one more after each
+	nulls := strings.Repeat("NULL, ", clipColumns-1) // and one more after each
 	return `SELECT 'c' AS x_kind, '' AS x_ref, '' AS x_name, FALSE AS x_flag, '' AS x_role, ` + clipCols + clipFrom + ` WHERE c.id = ?
 		UNION ALL SELECT 'u', u.id, u.name, FALSE, '', ` + nulls + `NULL
 			FROM clip_audience_users a JOIN users u ON u.id = a.user_id WHERE a.clip_id = ?
@@ -39,6 +39,9 @@ var viewerQuery = func() string {
 			AND EXISTS (SELECT 1 FROM clips WHERE id = ?)
 		ORDER BY x_kind, x_name, x_ref`
 }()
+
+// clipColumns is the number of columns in clipCols.
+var clipColumns = columns(clipCols)
 
 // columns counts the comma-separated expressions of a select list (commas
 // inside parentheses belong to a function call).
@@ -78,7 +81,7 @@ func (s *Clips) getForViewer(ctx context.Context, clipID, userID string) (Clip, 
 		head                  = []any{&kind, &ref, &name, &flag, &role}
 		// skip takes the NULL clip columns of the audience rows.
 		skip     any
-		audience = append(head[:len(head):len(head)], slices.Repeat([]any{&skip}, columns(clipCols))...)
+		audience = append(head[:len(head):len(head)], slices.Repeat([]any{&skip}, clipColumns)...)
 	)
 	m := accounts.Memberships{}
 	for rows.Next() {

@@ -153,19 +153,22 @@ func (db *DB) Rebind(q string) string {
 	if db.Dialect != Postgres {
 		return q
 	}
+	// Whole runs between placeholders are copied at once: every query on
+	// PostgreSQL passes through here, and byte-by-byte copying of the
+	// longer ones (Authorize's is 2 KB) was 5% of a cached request's CPU.
 	var b strings.Builder
 	b.Grow(len(q) + 16)
-	n := 0
-	for i := 0; i < len(q); i++ {
-		if q[i] == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
+	for n := 1; ; n++ {
+		i := strings.IndexByte(q, '?')
+		if i < 0 {
+			b.WriteString(q)
+			return b.String()
 		}
-		b.WriteByte(q[i])
+		b.WriteString(q[:i])
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(n))
+		q = q[i+1:]
 	}
-	return b.String()
 }
 
 // Querier is what both *sql.DB and *sql.Tx offer; stores take it so one
