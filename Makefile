@@ -119,9 +119,16 @@ soak: build
 # can: the write limits are off there, they would measure themselves.
 # bench-fast-start: time to playable (API and headless Chromium) and to the
 # full ladder for H.264, HEVC and VP9 inputs, against bare ffmpeg
-# (FASTSTART_MINUTES, FASTSTART_LADDER_MAX: see the script).
+# (FASTSTART_MINUTES, FASTSTART_LADDER_MAX: see the script); then the
+# chunked ladder with 1, 2 and 4 worker processes against the bare single
+# ladder encode (LADDER_MINUTES, LADDER_CHUNK, LADDER_WORKERS; needs the
+# PostgreSQL of the tests).
+LADDER_MINUTES ?= 10
+LADDER_CHUNK ?= 60s
+LADDER_WORKERS ?= 1,2,4
 bench-fast-start: build
 	cd frontend && FILMROOM_BIN=$(CURDIR)/$(BIN) node e2e/perf/faststart-bench.mjs
+	go run ./scripts/benchladder -bin $(BIN) -minutes $(LADDER_MINUTES) -chunk $(LADDER_CHUNK) -workers $(LADDER_WORKERS)
 
 bench-web: build
 	cd frontend && FILMROOM_BIN=$(CURDIR)/$(BIN) FILMROOM_WRITE_RATE_USER=off FILMROOM_WRITE_RATE_ADDRESS=off npm run bench

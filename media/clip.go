@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -217,110 +216,6 @@ func (s *Clips) get(ctx context.Context, clipID string) (Clip, error) {
 		return c, err
 	}
 	return c, s.applyPolicy(ctx, &c)
-}
-
-// getForViewer is get plus the viewer's group memberships, in two queries
-// instead of four (Authorize runs on every API request): the clip row, then
-// its audience users and groups and the viewer's memberships in one UNION.
-// It reads what loadAudience and accounts.Memberships read, with the same
-// filters and order.
-func (s *Clips) getForViewer(ctx context.Context, clipID, userID string) (Clip, accounts.Memberships, error) {
-	r := s.db.Reader()
-	c, err := s.scanClip(r.QueryRow(ctx, `SELECT `+clipCols+clipFrom+` WHERE c.id = ?`, clipID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, nil, apperr.NotFound("clip")
-	}
-	if err != nil {
-		return c, nil, fmt.Errorf("read clip %s: %w", clipID, err)
-	}
-	rows, err := r.Query(ctx, `SELECT 'u' AS kind, u.id AS ref, u.name AS name, FALSE AS flag, '' AS role
-			FROM clip_audience_users a JOIN users u ON u.id = a.user_id WHERE a.clip_id = ?
-		UNION ALL SELECT 'g', g.id, g.name, g.reflect_first, ''
-			FROM clip_audience_groups a JOIN groups g ON g.id = a.group_id WHERE a.clip_id = ? AND g.archived_at IS NULL
-		UNION ALL SELECT 'm', m.group_id, '', FALSE, m.role
-			FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = ? AND g.archived_at IS NULL
-		UNION ALL SELECT 'x', e.email, COALESCE(e.user_id, ''), FALSE, ''
-			FROM clip_audience_emails e WHERE e.clip_id = ?
-		ORDER BY kind, name, ref`, clipID, clipID, userID, clipID)
-	if err != nil {
-		return c, nil, fmt.Errorf("read audience of clip %s: %w", clipID, err)
-	}
-	defer rows.Close()
-	m := accounts.Memberships{}
-	for rows.Next() {
-		var kind, ref, name string
-		var flag bool
-		var role accounts.Role
-		if err := rows.Scan(&kind, &ref, &name, &flag, &role); err != nil {
-			return c, nil, fmt.Errorf("read audience of clip %s: %w", clipID, err)
-		}
-		switch kind {
-		case "u":
-			c.Audience.Users = append(c.Audience.Users, Person{ID: ref, Name: name})
-		case "g":
-			c.Audience.Groups = append(c.Audience.Groups, GroupRef{ID: ref, Name: name})
-			c.FeedbackAfterReflection = c.FeedbackAfterReflection || flag
-		case "m":
-			m[ref] = role
-		case "x":
-			c.Audience.addEmail(ref, name)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return c, nil, fmt.Errorf("read audience of clip %s: %w", clipID, err)
-	}
-	slices.Sort(c.Audience.Emails) // rows came ordered by account, which must not show
-	return c, m, s.applyPolicy(ctx, &c)
-}
-
-var allActions = []accounts.Action{accounts.ClipView, accounts.ClipAnnotate, accounts.ClipHost, accounts.ClipEdit, accounts.ClipDelete}
-
-// Authorize loads the clip when the actor may do act to it. A clip the
-// actor may not view is "not found", so IDs reveal nothing.
-func (s *Clips) Authorize(ctx context.Context, a accounts.Actor, act accounts.Action, clipID string) (Clip, error) {
-	if !id.Valid(clipID) {
-		return Clip{}, apperr.NotFound("clip")
-	}
-	c, m, err := s.getForViewer(ctx, clipID, a.UserID)
-	if err != nil {
-		return c, err
-	}
-	c.forViewer(a, m)
-	if c.can(a, m, act) {
-		return c, nil
-	}
-	if !c.can(a, m, accounts.ClipView) {
-		return Clip{}, apperr.NotFound("clip")
-	}
-	return Clip{}, apperr.Forbidden("you may view this clip but not " + describe(act) + " it")
-}
-
-// forViewer fills what the viewer may do and hides what only the owner
-// may see.
-func (c *Clip) forViewer(a accounts.Actor, m accounts.Memberships) {
-	c.MyAccess = nil
-	for _, x := range allActions {
-		if c.can(a, m, x) {
-			c.MyAccess = append(c.MyAccess, x)
-		}
-	}
-	if a.UserID != c.Owner.ID {
-		c.UploadID = ""
-	}
-	if !c.can(a, m, accounts.ClipEdit) {
-		c.Audience.Emails = nil
-	}
-	c.privacyForViewer(a, c.can(a, m, accounts.ClipEdit))
-}
-
-func describe(act accounts.Action) string {
-	switch act {
-	case accounts.ClipEdit:
-		return "change"
-	case accounts.ClipHost:
-		return "host a synchronized session on"
-	}
-	return string(act)
 }
 
 // Scope selects a clip list.

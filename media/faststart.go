@@ -296,9 +296,19 @@ func (p *Pipeline) buildLadder(ctx context.Context, c Clip, token string) error 
 		return fmt.Errorf("ladder of clip %s: %w", clipID, err)
 	}
 	out := filepath.Join(work, "out")
-	res, err := p.encode(ctx, clipID, src, out, probe, p.Options, `UPDATE clips SET ladder_progress = ? WHERE id = ?`)
+	// A long video is encoded in chunks by any worker (ladder_chunks.go).
+	res, chunked, err := p.chunkedLadder(ctx, c, work, src, probe, out)
+	if errors.Is(err, ErrClipDeleted) {
+		return nil
+	}
 	if err != nil {
 		return err
+	}
+	if !chunked {
+		res, err = p.encode(ctx, clipID, src, out, probe, p.Options, `UPDATE clips SET ladder_progress = ? WHERE id = ?`)
+		if err != nil {
+			return err
+		}
 	}
 	if err := p.holds(ctx, clipID, token); err != nil {
 		return err
@@ -355,6 +365,9 @@ func (p *Pipeline) buildLadder(ctx context.Context, c Clip, token string) error 
 			return err
 		}
 		return fmt.Errorf("switch clip %s to its ladder: %w", clipID, errLeaseLost)
+	}
+	if chunked {
+		p.dropLadderParts(ctx, clipID)
 	}
 	// Players still on the quick rendition switch at their next master
 	// reload; the web app does it when the clip's ladder completes.

@@ -112,6 +112,7 @@ func NewJobs(ctx context.Context, db *sqldb.DB, cfg JobsConfig, p *Pipeline, cap
 	river.AddWorker(workers, &captionChunkWorker{cap: chunks, timeout: cfg.Timeout})
 	river.AddWorker(workers, &ladderWorker{pw: &processWorker{p: p, timeout: cfg.Timeout, leases: ls, retryAfter: cfg.Lease / 3}})
 	river.AddWorker(workers, &redactWorker{p: p, timeout: cfg.Timeout})
+	river.AddWorker(workers, &ladderChunkWorker{p: p, timeout: cfg.Timeout, lease: cfg.Lease})
 	rcfg := &river.Config{
 		Logger:               log.With("component", "river"),
 		Workers:              workers,
@@ -370,6 +371,11 @@ func (w *processWorker) work(ctx context.Context, clipID string, job jobInfo) er
 		return err
 	}
 	if !held {
+		if w.leases.heldByOtherStep(ctx, clipID, job.ID) {
+			// The processing job that queued this ladder has not let go
+			// of the lease yet (another node fetched the ladder at once).
+			return river.JobSnooze(w.leases.ttl / 6)
+		}
 		// A living worker holds the lease (or the clip is gone): this is a
 		// late copy of the job, and the holder finishes the work.
 		w.p.Log.Info("Another worker is processing this clip; leaving it.", "clip_id", clipID, "job_id", job.ID)

@@ -43,6 +43,9 @@ type Config struct {
 	FFmpegThreads int
 	// TranscodeTimeout bounds one transcode.
 	TranscodeTimeout time.Duration
+	// LadderChunk is the shortest chunk of a ladder encoded in parallel
+	// chunks (the longest is twice that); 0 encodes every ladder whole.
+	LadderChunk time.Duration
 	// JobLease is how long a processing job may go without a heartbeat
 	// before another node retries it.
 	JobLease time.Duration
@@ -163,6 +166,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	b.integer(&c.Workers, "workers", 1, "media jobs to run at once in this process (0: leave jobs to 'filmroom worker' nodes)")
 	b.integer(&c.FFmpegThreads, "ffmpeg-threads", 0, "threads per ffmpeg job (0: every core)")
 	b.duration(&c.TranscodeTimeout, "transcode-timeout", 2*time.Hour, "longest one transcode may run")
+	b.duration(&c.LadderChunk, "ladder-chunk", time.Minute, "shortest chunk when a long video's ladder is encoded in chunks by any worker (longest: twice that); 0: every ladder in one piece")
 	b.duration(&c.JobLease, "job-lease", media.DefaultLease, "how long a processing job may go without a heartbeat before another node retries it (a worker that died)")
 	b.str(&c.CaptionEngine, "captions-engine", "auto", "speech engine for captions: auto, pocketsphinx, whisper, aws-transcribe or none")
 	b.str(&c.WhisperBin, "whisper-bin", "whisper-cli", "whisper.cpp command-line program (captions engine whisper)")

@@ -68,7 +68,7 @@ func newMedia(ctx context.Context, cfg Config, db *sqldb.DB, clips *media.Clips,
 		timeout = 2 * time.Hour
 	}
 	p := &media.Pipeline{Clips: clips, Store: store, Log: log, TempDir: tmp, Limits: transcode.DefaultLimits(),
-		Options: transcode.Options{Threads: cfg.FFmpegThreads, Timeout: timeout},
+		Options: transcode.Options{Threads: cfg.FFmpegThreads, Timeout: timeout, Chunk: ladderChunks(cfg.LadderChunk)},
 		Space:   &media.Space{Margin: cfg.MinFreeSpace}, LocalStore: cfg.S3Bucket == "", KeepOriginals: cfg.KeepOriginalsFor}
 	captioner, err := newCaptioner(cfg, clips, store, p, log)
 	if err != nil {
@@ -262,4 +262,12 @@ func presignOrigin(ctx context.Context, store storage.Store) string {
 		return ""
 	}
 	return p.Scheme + "://" + p.Host
+}
+
+// ladderChunks turns --ladder-chunk into chunk bounds (Min < 0: off).
+func ladderChunks(d time.Duration) transcode.ChunkOptions {
+	if d <= 0 {
+		return transcode.ChunkOptions{Min: -1}
+	}
+	return transcode.ChunkOptions{Min: d, Max: 2 * d}
 }

@@ -80,6 +80,10 @@ func TestRebind(t *testing.T) {
 	for _, tc := range []struct{ in, pg string }{
 		{"SELECT 1", "SELECT 1"},
 		{"a = ? AND b IN (?, ?)", "a = $1 AND b IN ($2, $3)"},
+		{"", ""},
+		{"?", "$1"},
+		{"?? x ?", "$1$2 x $3"},
+		{"IN (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) AND é = ?", "IN ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) AND é = $12"},
 	} {
 		if got := pg.Rebind(tc.in); got != tc.pg {
 			t.Errorf("postgres Rebind(%q) = %q, want %q", tc.in, got, tc.pg)

@@ -35,6 +35,31 @@
 // variants, halved above 45 fps), which also keeps the fixed GOP
 // (fps x segment length, no scene-cut keyframes) aligned across renditions.
 //
+// # Chunked ladder
+//
+// A long source's ladder can be encoded in parts on several nodes
+// (chunks.go, stitch.go):
+//
+//	kf, err := SourceKeyframes(ctx, src, p)            // packet headers only
+//	lp, err := PlanLadder(p, kf, opt, ChunkOptions{})  // 60–120 s chunks
+//	err = EncodeChunk(ctx, srcOrURL, dir_i, p, lp, i, opt) // each chunk, anywhere
+//	err = EncodeAudio(ctx, srcOrURL, audioDir, p, opt)     // once per file
+//	res, err := Stitch(ctx, dirs, audioDir, outDir, p, lp, opt)
+//
+// Chunk borders are segment boundaries (multiples of the fixed GOP) close
+// after a source keyframe. Every chunk runs the same fps filter on the
+// source's own timestamps (-copyts) and keeps them, so the chunks of a
+// rung, read back to back, are one continuous stream: Stitch remuxes them
+// with the audio (encoded once, so it has no seam) into the layout above,
+// without #EXT-X-DISCONTINUITY. The tests probe the stitched output: every
+// frame once with continuous timestamps, segments on the single encode's
+// grid, A/V sync within a frame at every chunk border, and each frame
+// matching the single encode's frame of the same number. Given an http(s)
+// URL (a presigned object URL), EncodeChunk reads only the byte ranges of
+// its chunk. Limits: video sources only (audio-only files have nothing to
+// chunk); rate control restarts at each chunk border, so bit rate near a
+// border can differ slightly from a single encode.
+//
 // # Processes and limits
 //
 // All ffmpeg and ffprobe command lines are built with

@@ -105,10 +105,13 @@ const SourceRendition = "source"
 var PreviewRung = Rung{Name: "preview", Height: 360, VideoBitrate: 800_000, AudioBitrate: 96_000}
 
 // PreviewOptions turns opt into the options of a preview encode: the one
-// PreviewRung with x264's superfast preset.
+// PreviewRung with x264's superfast preset, in 2-second segments, so the
+// first ones offered for playback (readySegments) are a few seconds of
+// encoding away.
 func PreviewOptions(opt Options) Options {
 	opt.Ladder = []Rung{PreviewRung}
 	opt.Preset = "superfast"
+	opt.SegmentSeconds = 2
 	return opt
 }
 

@@ -143,6 +143,25 @@ func init() {
 		"phone.mp4": {make: gen(lavfi("testsrc2=s=640x360:r=30:d=12,noise=alls=20:allf=t", "sine=f=300:d=12",
 			"-c:v", x264, "-preset", "superfast", "-profile:v", "high", "-g", "60", "-c:a", "aac", "-ac", "2",
 			"-movflags", "+faststart", "-shortest")...)},
+		// Chunked ladder input: 30 s of noisy 960x540 (two rungs) with a
+		// keyframe every half second, and a white flash on screen exactly
+		// while a beep sounds, every 2 s from 2 s on (so on the first frame
+		// of every chunk of 4 to 8 s): the sync marks TestChunkedLadderIsSeamless
+		// finds in the stitched output.
+		"chunky.mp4": {make: gen(lavfi(
+			"testsrc2=s=960x540:r=30:d=30,noise=alls=12:allf=t,"+
+				"drawbox=c=white:t=fill:enable='gte(t,1)*lt(mod(t,2),0.1)'",
+			"sine=f=1000:d=30:sample_rate=48000,volume=volume=0:enable='lt(t,1)+gte(mod(t,2),0.1)'",
+			"-c:v", x264, "-preset", "ultrafast", "-g", "15", "-c:a", "aac", "-b:a", "128k",
+			"-movflags", "+faststart", "-shortest")...)},
+		// The first 10 s of chunky.mp4: a source that ends inside a chunk.
+		"chunky_cut.mp4": {make: func(dir, path string) error {
+			src, err := fixturePathE("chunky.mp4")
+			if err != nil {
+				return err
+			}
+			return ffmpegGen("-i", src, "-t", "10", "-c", "copy", path)
+		}},
 		// 40 s with a keyframe every 2 s: a packaging slowed down to watch
 		// it in progress lists segments one at a time.
 		"phone40.mp4": {make: gen(lavfi("testsrc2=s=320x180:r=30:d=40", "sine=f=300:d=40",

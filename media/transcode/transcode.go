@@ -71,6 +71,9 @@ type Options struct {
 	CRF int
 	// Logger receives one line per step. Default slog.Default().
 	Logger *slog.Logger
+	// Chunk bounds the chunks of a chunked ladder (PlanLadder), for
+	// callers that encode long sources in parallel. Zero: 60 to 120 s.
+	Chunk ChunkOptions
 
 	// readRate makes a packaging read its input at this multiple of real
 	// time, and poll overrides packagePoll: tests of a packaging in
@@ -652,7 +655,7 @@ func finish(ctx context.Context, absIn, absOut string, p *Probe, pl plan, opt Op
 	res.MP4 = mp4Name
 
 	if p.HasVideo {
-		if st, err := os.Stat(filepath.Join(absOut, posterName)); err != nil || st.Size() == 0 {
+		if st, err := os.Stat(filepath.Join(absOut, posterName)); (err != nil || st.Size() == 0) && absIn != "" {
 			// No frame at the chosen instant (a video track shorter than
 			// its audio): take the first frame instead.
 			opt.Logger.Info("Poster frame missing, using the first frame", "frame", pl.posterFrame)
@@ -671,8 +674,12 @@ func finish(ctx context.Context, absIn, absOut string, p *Probe, pl plan, opt Op
 		res.SpriteThumbWidth, res.SpriteThumbHeight = pl.thumbW, pl.thumbH
 	}
 	if p.HasAudio {
-		if err := writeWaveform(filepath.Join(absOut, waveformName), pl.samplesPerPixel, peaks); err != nil {
-			return nil, err
+		// Stitch brings the waveform of the audio job; Transcode's outDir
+		// starts empty, so it never finds one there.
+		if _, err := os.Stat(filepath.Join(absOut, waveformName)); err != nil {
+			if err := writeWaveform(filepath.Join(absOut, waveformName), pl.samplesPerPixel, peaks); err != nil {
+				return nil, err
+			}
 		}
 		res.Waveform = waveformName
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"compress/gzip"
 	"context"
 	"fmt"
@@ -40,9 +39,10 @@ func (r result) print() {
 	if !r.cache {
 		cache = "cache off"
 	}
-	fmt.Printf("-- %-8s %-9s %-26s %-16s %5d req: p50 %7.2f ms  p99 %7.2f ms  max %7.1f ms  %6.0f req/s  %5.1f KB/resp  errors %d  load %s%s\n",
+	fmt.Printf("-- %-8s %-9s %-26s %-16s %5d req: p50 %7.2f ms  p99 %7.2f ms  max %7.1f ms  %6.0f req/s  cpu %4.0f µs/req  %5.1f KB/resp  errors %d  load %s%s\n",
 		r.db, cache, r.scenario, r.mode, len(r.m.latencies), ms(pct(r.m.latencies, 0.50)), ms(pct(r.m.latencies, 0.99)),
-		ms(pct(r.m.latencies, 1)), r.m.rate(), float64(r.m.bytes)/float64(max(1, len(r.m.latencies)))/1000, r.m.errors, r.m.loadavg, r.note)
+		ms(pct(r.m.latencies, 1)), r.m.rate(), float64(r.m.cpuPerRequest().Nanoseconds())/1000,
+		float64(r.m.bytes)/float64(max(1, len(r.m.latencies)))/1000, r.m.errors, r.m.loadavg, r.note)
 }
 
 func bench(ctx context.Context, name string, db *sqldb.DB, cfg config) ([]result, error) {
@@ -51,7 +51,8 @@ func bench(ctx context.Context, name string, db *sqldb.DB, cfg config) ([]result
 	}
 	// The clip boundary the real server uses: media.Clips decides access
 	// from the database on every request, so the figures include it.
-	dir := server.ClipDirectory(media.NewClips(db, accounts.New(db, cfg.log, nil), cfg.log, nil))
+	clips := media.NewClips(db, accounts.New(db, cfg.log, nil), cfg.log, nil)
+	dir := server.ClipDirectory(clips)
 	newService := func(cache bool) *annotations.Service {
 		c := annotations.Config{DB: db, Clips: dir, Logger: cfg.log}
 		if !cache {
@@ -71,6 +72,11 @@ func bench(ctx context.Context, name string, db *sqldb.DB, cfg config) ([]result
 		return nil, err
 	}
 	fmt.Printf("-- plan of the time-window query (from_ms=1200000, to_ms=1260000, limit 200):\n%s\n", indent(plan))
+	authPlan, err := clips.ExplainAuthorize(ctx, f.bigClip, f.coach.UserID)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("-- plan of the authorization query (media.Clips.Authorize, every request):\n%s\n", indent(authPlan))
 	if err := costs(ctx, db, dir, newService, f); err != nil {
 		return nil, err
 	}
@@ -197,10 +203,12 @@ func runLoad(ctx context.Context, name string, cache bool, svc *annotations.Serv
 	go srv.Serve(ln)
 	defer srv.Shutdown(context.Background())
 	base := "http://" + ln.Addr().String() + "/api/v1/clips/" + f.bigClip
-	// With gzip the clients decompress in this process too (Go's transport
-	// does it), which the closed loop feels on two cores.
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.clients, MaxConnsPerHost: cfg.clients,
-		DisableCompression: !cfg.gzip}, Timeout: 60 * time.Second}
+	// With -gunzip the clients decompress in this process too (Go's
+	// transport does it), which the closed loop feels on two cores; by
+	// default they ask for gzip themselves and take the compressed bytes,
+	// as a browser's decompression runs on the browser's machine.
+	cl := client{http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.clients, MaxConnsPerHost: cfg.clients,
+		DisableCompression: !cfg.gzip || !cfg.gunzip}, Timeout: 60 * time.Second}, gzipped: cfg.gzip && !cfg.gunzip}
 	get := func(u string) *http.Request {
 		req, _ := http.NewRequest("GET", u, nil)
 		req.Header.Set("X-Bench-User", "coach")
@@ -242,8 +250,20 @@ func runLoad(ctx context.Context, name string, cache bool, svc *annotations.Serv
 	defer stopWriter()
 
 	// Each client walks the clip page by page (200 per page, following the
-	// cursor) and starts over at the end.
-	var cursors sync.Map
+	// cursor) and starts over at the end. The chain of cursors is read once
+	// here, through the service, so a client need not decode (or, with
+	// gzip, decompress) 150 KB to find the next one; the clients start
+	// spread over the chain, as 50 viewers are not all on the same page.
+	// Under -write-rate the chain stays valid: a cursor is a position in
+	// the time order, and new annotations only move page boundaries.
+	chain, err := cursorChain(ctx, svc, f)
+	if err != nil {
+		return nil, err
+	}
+	pos := make([]int, cfg.clients)
+	for c := range pos {
+		pos[c] = c * len(chain) / cfg.clients
+	}
 	var etags sync.Map
 	var notModified atomic.Int64
 	type scenario struct {
@@ -252,11 +272,9 @@ func runLoad(ctx context.Context, name string, cache bool, svc *annotations.Serv
 	}
 	scenarios := []scenario{
 		{"page", "page of 200 (cursor walk)", target{prepare: func(c int) *http.Request {
-			cur, _ := cursors.Load(c)
-			s, _ := cur.(string)
-			return get(base + "/annotations?limit=200&cursor=" + url.QueryEscape(s))
-		}, done: func(c, _ int, _ http.Header, body []byte) {
-			cursors.Store(c, nextCursor(body))
+			return get(base + "/annotations?limit=200&cursor=" + url.QueryEscape(chain[pos[c]]))
+		}, done: func(c, _ int, _ http.Header, _ []byte) {
+			pos[c] = (pos[c] + 1) % len(chain)
 		}, ok: ok200}},
 		{"summary", "summary", target{prepare: func(int) *http.Request { return get(base + "/summary") }, ok: ok200}},
 		{"window", "time window 60 s", target{prepare: func(c int) *http.Request {
@@ -295,8 +313,15 @@ func runLoad(ctx context.Context, name string, cache bool, svc *annotations.Serv
 			}
 			return n
 		}
+		if cfg.warmup {
+			// One request per client fills the views this scenario reads
+			// (every page, window and ETag the clients start with).
+			if w := closedLoop(cl, cfg.clients, cfg.clients, sc.t); w.errors > 0 {
+				return nil, fmt.Errorf("%s: warm-up: %d errors", sc.name, w.errors)
+			}
+		}
 		before := svc.ViewCacheStats()
-		m := closedLoop(client, cfg.clients, cfg.requests, sc.t)
+		m := closedLoop(cl, cfg.clients, cfg.requests, sc.t)
 		r := result{db: name, scenario: sc.name, mode: fmt.Sprintf("closed, %d cl.", cfg.clients), cache: cache, m: m, note: note() + hitNote(before, svc.ViewCacheStats())}
 		r.print()
 		results = append(results, r)
@@ -306,7 +331,7 @@ func runLoad(ctx context.Context, name string, cache bool, svc *annotations.Serv
 				perSecond = rt.fraction * m.rate()
 			}
 			before := svc.ViewCacheStats()
-			om := openLoop(client, cfg.clients, perSecond, cfg.openFor, sc.t, uint64(len(results)))
+			om := openLoop(cl, cfg.clients, perSecond, cfg.openFor, sc.t, uint64(len(results)))
 			r := result{db: name, scenario: sc.name, mode: fmt.Sprintf("open, %.0f/s", perSecond), cache: cache, offered: perSecond, m: om,
 				note: note() + hitNote(before, svc.ViewCacheStats())}
 			r.print()
@@ -323,21 +348,21 @@ func runLoad(ctx context.Context, name string, cache bool, svc *annotations.Serv
 	return results, nil
 }
 
-// nextCursor finds next_cursor at the end of a page without decoding the
-// 150 KB of JSON before it: the client shares the server's two cores, and
-// a real client's parsing would not run on the server's machine.
-func nextCursor(body []byte) string {
-	const field = `"next_cursor":"`
-	i := bytes.LastIndex(body, []byte(field))
-	if i < 0 {
-		return ""
+// cursorChain is the cursors of the big clip's pages of 200 in time
+// order, as the coach walks them: "" (the first page), then each page's
+// next_cursor until the last.
+func cursorChain(ctx context.Context, svc *annotations.Service, f fixture) ([]string, error) {
+	chain := []string{""}
+	for {
+		p, err := svc.List(ctx, f.coach, f.bigClip, annotations.ListQuery{Limit: 200, Cursor: chain[len(chain)-1]})
+		if err != nil {
+			return nil, fmt.Errorf("cursor chain: %w", err)
+		}
+		if p.NextCursor == "" {
+			return chain, nil
+		}
+		chain = append(chain, p.NextCursor)
 	}
-	rest := body[i+len(field):]
-	j := bytes.IndexByte(rest, '"')
-	if j < 0 {
-		return ""
-	}
-	return string(rest[:j])
 }
 
 func hitNote(before, after annotations.ViewCacheStats) string {
@@ -351,14 +376,14 @@ func hitNote(before, after annotations.ViewCacheStats) string {
 // printTable repeats the results as a Markdown table for the docs.
 func printTable(rs []result) {
 	fmt.Println()
-	fmt.Println("| database | cache | scenario | load model | p50 | p99 | req/s | load average |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
+	fmt.Println("| database | cache | scenario | load model | p50 | p99 | req/s | CPU µs/req | load average |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
 		cache := "on"
 		if !r.cache {
 			cache = "off"
 		}
-		fmt.Printf("| %s | %s | %s | %s | %.1f ms | %.1f ms | %.0f | %s |\n", r.db, cache, r.scenario, r.mode,
-			ms(pct(r.m.latencies, 0.50)), ms(pct(r.m.latencies, 0.99)), r.m.rate(), r.m.loadavg)
+		fmt.Printf("| %s | %s | %s | %s | %.1f ms | %.1f ms | %.0f | %.0f | %s |\n", r.db, cache, r.scenario, r.mode,
+			ms(pct(r.m.latencies, 0.50)), ms(pct(r.m.latencies, 0.99)), r.m.rate(), float64(r.m.cpuPerRequest().Nanoseconds())/1000, r.m.loadavg)
 	}
 }

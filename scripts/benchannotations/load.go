@@ -1,7 +1,8 @@
 package main
 
 import (
-	"io"
+	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -31,38 +33,75 @@ type measurement struct {
 	errors    int64
 	bytes     int64
 	loadavg   string
+	// cpu is the CPU time the process (server and clients) used during
+	// the run: unlike latency, it does not depend on what else the shared
+	// machine runs.
+	cpu time.Duration
 }
 
 func (m measurement) rate() float64 { return float64(len(m.latencies)) / m.elapsed.Seconds() }
 
-// send does one request and reads the whole answer.
-func send(client *http.Client, t target, c int) (int, http.Header, []byte, error) {
-	resp, err := client.Do(t.prepare(c))
+// cpuPerRequest is the process's CPU time per answered request.
+func (m measurement) cpuPerRequest() time.Duration {
+	return m.cpu / time.Duration(max(1, len(m.latencies)))
+}
+
+// processCPU is the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// client sends the benchmark's requests.
+type client struct {
+	http *http.Client
+	// gzipped: the request asks for gzip itself, so Go's transport hands
+	// the compressed body over as it came, and every 200 must be gzip.
+	gzipped bool
+}
+
+// send does one request and reads the whole answer into buf (one per
+// client connection, reused: growing a fresh 150 KB slice for every answer
+// was a tenth of the process's CPU, all of it the client's).
+func (cl client) send(t target, c int, buf *bytes.Buffer) (int, http.Header, []byte, error) {
+	req := t.prepare(c)
+	if cl.gzipped {
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
+	resp, err := cl.http.Do(req)
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	body, err := io.ReadAll(resp.Body)
+	buf.Reset()
+	_, err = buf.ReadFrom(resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode, resp.Header, body, err
+	if err == nil && cl.gzipped && resp.StatusCode == http.StatusOK && resp.Header.Get("Content-Encoding") != "gzip" {
+		err = fmt.Errorf("asked for gzip, got Content-Encoding %q", resp.Header.Get("Content-Encoding"))
+	}
+	return resp.StatusCode, resp.Header, buf.Bytes(), err
 }
 
 // closedLoop runs clients that each send their next request as soon as
 // the previous answer arrived, until total requests are done; latency is
 // from send to the end of the body.
-func closedLoop(client *http.Client, clients, total int, t target) measurement {
-	var next, errs, bytes atomic.Int64
+func closedLoop(cl client, clients, total int, t target) measurement {
+	var next, errs, nbytes atomic.Int64
 	lat := make([][]time.Duration, clients)
 	var wg sync.WaitGroup
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), processCPU()
 	for c := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var buf bytes.Buffer
 			for next.Add(1) <= int64(total) {
 				s := time.Now()
-				status, hd, body, err := send(client, t, c)
+				status, hd, body, err := cl.send(t, c, &buf)
 				lat[c] = append(lat[c], time.Since(s))
-				bytes.Add(int64(len(body)))
+				nbytes.Add(int64(len(body)))
 				if err != nil || !t.ok(status) {
 					errs.Add(1)
 					continue
@@ -74,7 +113,7 @@ func closedLoop(client *http.Client, clients, total int, t target) measurement {
 		}()
 	}
 	wg.Wait()
-	return finish(lat, time.Since(t0), errs.Load(), bytes.Load())
+	return finish(lat, time.Since(t0), processCPU()-cpu0, errs.Load(), nbytes.Load())
 }
 
 // openLoop sends requests at a fixed total rate with Poisson arrivals
@@ -83,7 +122,7 @@ func closedLoop(client *http.Client, clients, total int, t target) measurement {
 // scheduler's timer fires late on the loaded machine, the wait counts,
 // as it would for a real user (no coordinated omission). The schedule is
 // fixed in advance and never slowed down by slow answers.
-func openLoop(client *http.Client, clients int, perSecond float64, d time.Duration, t target, seed uint64) measurement {
+func openLoop(cl client, clients int, perSecond float64, d time.Duration, t target, seed uint64) measurement {
 	n := max(1, int(perSecond*d.Seconds()))
 	rng := rand.New(rand.NewPCG(seed, 7))
 	sched := make([]time.Duration, n)
@@ -93,17 +132,18 @@ func openLoop(client *http.Client, clients int, perSecond float64, d time.Durati
 		sched[i] = at
 	}
 	queue := make(chan time.Time, n) // scheduled send times
-	var errs, bytes atomic.Int64
+	var errs, nbytes atomic.Int64
 	lat := make([][]time.Duration, clients)
 	var wg sync.WaitGroup
 	for c := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var buf bytes.Buffer
 			for due := range queue {
-				status, hd, body, err := send(client, t, c)
+				status, hd, body, err := cl.send(t, c, &buf)
 				lat[c] = append(lat[c], time.Since(due))
-				bytes.Add(int64(len(body)))
+				nbytes.Add(int64(len(body)))
 				if err != nil || !t.ok(status) {
 					errs.Add(1)
 					continue
@@ -114,7 +154,7 @@ func openLoop(client *http.Client, clients int, perSecond float64, d time.Durati
 			}
 		}()
 	}
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), processCPU()
 	for _, off := range sched {
 		due := t0.Add(off)
 		if w := time.Until(due); w > 0 {
@@ -124,16 +164,16 @@ func openLoop(client *http.Client, clients int, perSecond float64, d time.Durati
 	}
 	close(queue)
 	wg.Wait()
-	return finish(lat, time.Since(t0), errs.Load(), bytes.Load())
+	return finish(lat, time.Since(t0), processCPU()-cpu0, errs.Load(), nbytes.Load())
 }
 
-func finish(lat [][]time.Duration, elapsed time.Duration, errs, bytes int64) measurement {
+func finish(lat [][]time.Duration, elapsed, cpu time.Duration, errs, bytes int64) measurement {
 	var all []time.Duration
 	for _, l := range lat {
 		all = append(all, l...)
 	}
 	slices.Sort(all)
-	return measurement{latencies: all, elapsed: elapsed, errors: errs, bytes: bytes, loadavg: loadavg()}
+	return measurement{latencies: all, elapsed: elapsed, errors: errs, bytes: bytes, loadavg: loadavg(), cpu: cpu}
 }
 
 // loadavg reports the 1/5/15-minute load average where the system tells it

@@ -53,13 +53,16 @@ func main() {
 	big := flag.Int("big", 10000, "annotations on the big clip")
 	small := flag.Int("small", 50, "number of smaller clips")
 	perSmall := flag.Int("per-small", 200, "annotations per smaller clip")
-	gzipOn := flag.Bool("gzip", true, "clients accept gzip and decompress it, as browsers do (false: identity, as runs before the cached gzip)")
+	gzipOn := flag.Bool("gzip", true, "clients accept gzip, as browsers do (false: identity, as runs before the cached gzip)")
+	gunzip := flag.Bool("gunzip", false, "clients also decompress the gzipped answers in this process (the runs before the cursor chain did; a browser does it on its own machine)")
+	warmup := flag.Bool("warmup", true, "before each closed loop, one request per client, unmeasured, so the loop measures a warm view cache (false: the first requests compute the views)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the load runs (server and clients share the process) to this file, suffixed with the database's name")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx := context.Background()
 	cfg := config{clients: *clients, requests: *requests, openFor: *openFor, writeRate: *writeRate,
-		big: *big, small: *small, perSmall: *perSmall, log: log, scenarios: map[string]bool{}, cpuProfile: *cpuProfile, gzip: *gzipOn}
+		big: *big, small: *small, perSmall: *perSmall, log: log, scenarios: map[string]bool{}, cpuProfile: *cpuProfile, gzip: *gzipOn,
+		gunzip: *gunzip, warmup: *warmup}
 	for _, s := range strings.Split(*only, ",") {
 		cfg.scenarios[strings.TrimSpace(s)] = true
 	}
@@ -123,7 +126,7 @@ type config struct {
 	writeRate                               float64
 	scenarios                               map[string]bool
 	cpuProfile                              string
-	gzip                                    bool
+	gzip, gunzip, warmup                    bool
 	log                                     *slog.Logger
 }
 

@@ -130,7 +130,14 @@ func seed(ctx context.Context, db *sqldb.DB, svc *annotations.Service, cfg confi
 		return f, err
 	}
 	fmt.Printf("-- body_html backfill: %d annotations in %s\n", n, time.Since(t0).Round(time.Millisecond))
-	// Fresh statistics, as a running server has them (both dialects).
-	_, err = db.Writer().Exec(ctx, `ANALYZE`)
+	// Statistics as a running server has them. PostgreSQL's autovacuum
+	// analyzes a table after this many inserts. filmroom never runs ANALYZE
+	// on SQLite, and must not: the driver is built with SQLITE_ENABLE_STAT4,
+	// and with stat4 samples SQLite re-prepares a statement every time a
+	// parameter that could change its plan is bound, which made re-parsing
+	// a quarter of the CPU of a loaded, cached request (docs/benchmarks.md).
+	if db.Dialect == sqldb.Postgres {
+		_, err = db.Writer().Exec(ctx, `ANALYZE`)
+	}
 	return f, err
 }
