@@ -77,11 +77,13 @@ test('coding, live annotations and a synchronized session', async (t) => {
       if (!clipId) await sleep(200);
     }
     await json(A.context, 'PUT', `/api/v1/clips/${clipId}/audience`, { group_ids: [groupId] });
-    // Processing: poll until ready (or failed, which fails the test at once).
+    // Processing: poll until ready (or failed, which fails the test at once)
+    // and its full ladder made (fast start), so the players do not switch
+    // sources under the coach's number keys.
     for (;;) {
       const { clip } = await json(A.context, 'GET', `/api/v1/clips/${clipId}`);
       assert.notEqual(clip.status, 'failed', JSON.stringify(clip.failure));
-      if (clip.status === 'ready') break;
+      if (clip.status === 'ready' && clip.ladder?.state !== 'pending') break;
       await sleep(300);
     }
   });
