@@ -28,8 +28,10 @@ func TestWorkerKilledMidTranscode(t *testing.T) {
 	bin := filmroomBinary(t)
 	dbURL := testsvc.PostgresSchema(t)
 	dataDir := t.TempDir()
-	// A clip long enough (at one ffmpeg thread) to be killed in the middle.
-	src := makeClip(t, t.TempDir(), "long.mp4", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=60",
+	// A clip long enough (at one ffmpeg thread) to be killed in the middle:
+	// 720p, so its ladder has three rungs and an idle machine does not finish
+	// it between two looks (one chunk still, as --ladder-chunk is 60 s).
+	src := makeClip(t, t.TempDir(), "long.mp4", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25:duration=60",
 		"-f", "lavfi", "-i", "sine=frequency=440:duration=60", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest")
 	data, err := os.ReadFile(src)
 	if err != nil {
